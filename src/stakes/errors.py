@@ -9,7 +9,7 @@ StakesError
 ├── InputError              bad input: an action, a JSONL line, a CLI argument      (input.*)
 ├── PolicyError             a policy file that does not load, validate or compile   (policy.*)
 ├── LedgerError             the ledger cannot be written or read                    (ledger.*)
-│   └── LedgerIntegrityError  verification found an edited, missing or moved entry  (ledger.integrity)
+│   └── LedgerIntegrityError  an edited, missing or moved entry         (ledger.integrity)
 ├── ApprovalError           an approval request that cannot be resolved as asked    (approval.*)
 ├── ProtocolError           a control protocol step failed (always fails closed)    (protocol.*)
 └── ActionBlocked           a guarded tool call was not allowed to run              (gate.blocked)

@@ -1,6 +1,6 @@
 """The domain model: actions, verdicts, assessments and decisions."""
 
-from stakes.domain._action import Action, canonical_json
+from stakes.domain._action import Action, canonical_json, read_actions
 from stakes.domain._decision import Assessment, Decision, Reason, StepRecord
 from stakes.domain._verdict import ESCALATE, Escalate, Outcome, Verdict
 
@@ -15,4 +15,5 @@ __all__ = [
     "StepRecord",
     "Verdict",
     "canonical_json",
+    "read_actions",
 ]

@@ -6,11 +6,12 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from stakes.errors import InputError
 
-__all__ = ["Action", "canonical_json"]
+__all__ = ["Action", "canonical_json", "read_actions"]
 
 _FIELDS = ("id", "agent", "tool", "args", "task", "context", "resource", "metadata", "base_cost")
 
@@ -184,3 +185,20 @@ class Action:
     def with_(self, **changes: Any) -> Action:
         """A copy with some fields replaced."""
         return replace(self, **changes)
+
+
+def read_actions(path: str | Path) -> list[Action]:
+    """Read a JSONL file of actions (blank lines skipped; extra top-level keys are errors).
+
+    Raises:
+        InputError: naming the line of the first malformed action, or when unreadable.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [
+                Action.from_json_line(text, line=number)
+                for number, text in enumerate(fh, start=1)
+                if text.strip()
+            ]
+    except OSError as exc:
+        raise InputError(f"cannot read `{path}`: {exc.strerror}", code="input.unreadable") from None

@@ -52,6 +52,7 @@ class Assessment:
         value_at_risk: The capability's declared value at risk, if any.
         reasons: Every rule, capability, limit and monitor that contributed.
         scores: Named monitor scores (e.g. `{"rules": 0.3}`).
+        blocked: A hard policy block (a limit with `then: block` tripped): no pipeline runs.
     """
 
     stakes: int
@@ -66,6 +67,7 @@ class Assessment:
     value_at_risk: float | None = None
     reasons: tuple[Reason, ...] = ()
     scores: Mapping[str, float] = field(default_factory=dict)
+    blocked: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The assessment as JSON (the fields of the `stakes score` contract and more)."""
@@ -87,6 +89,8 @@ class Assessment:
             out["above_clearance"] = True
         if self.value_at_risk is not None:
             out["value_at_risk"] = self.value_at_risk
+        if self.blocked:
+            out["blocked"] = True
         if self.scores:
             out["scores"] = {k: round(v, 6) for k, v in self.scores.items()}
         return out

@@ -1,0 +1,5 @@
+"""`python -m stakes` runs the CLI."""
+
+from stakes._cli import main
+
+main()

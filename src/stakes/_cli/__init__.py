@@ -1,0 +1,28 @@
+"""The `stakes` command line: thin commands over the public API."""
+
+from __future__ import annotations
+
+import click
+
+from stakes._cli._approvals import approvals
+from stakes._cli._check import check, score
+from stakes._cli._demo import demo
+from stakes._cli._ledger import ledger
+from stakes._cli._policy import policy
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="stakes")
+def cli() -> None:
+    """stakes: spend AI-agent safety where the stakes are."""
+
+
+for command in (check, score, policy, ledger, approvals, demo):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Console entry point."""
+    cli()

@@ -1,0 +1,93 @@
+"""`stakes demo`: the bundled ops deployment through the gate, with a report in the terminal."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from stakes._cli._common import console, fail_cleanly
+from stakes.demo import DemoOptions, DemoResult, run_demo
+from stakes.demo._run import percentile
+
+__all__ = ["demo", "render"]
+
+
+@click.command()
+@click.option("--seed", default=0, show_default=True, help="Traffic seed (the reference "
+              "sample that calibrates thresholds uses its own seed).")
+@click.option("--tasks", "n_tasks", default=600, show_default=True, help="Number of tasks.")
+@click.option("--ledger", default=".stakes/demo-ledger.db", show_default=True,
+              help="Where the demo writes its (fresh) ledger.")
+@fail_cleanly
+def demo(seed: int, n_tasks: int, ledger: str) -> None:
+    """Run an ops agent deployment's traffic through the gate and report."""
+    options = DemoOptions(seed=seed, n_tasks=n_tasks, ledger=Path(ledger))
+    with Progress(TextColumn("[bold]gating actions"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("gate", total=None)
+        result = run_demo(options, progress=lambda: bar.advance(task))
+    render(result)
+
+
+def render(result: DemoResult) -> None:
+    """Print the demo report."""
+    n = len(result.traffic)
+    labels = Counter(la.label for la in result.traffic)
+    tasks = len({la.task_id for la in result.traffic})
+    console.print(f"\n[bold]stakes demo[/]: {n} actions from {tasks} tasks "
+                  f"({labels['routine']} routine, {labels['critical']} legitimately critical, "
+                  f"{labels['malicious']} malicious)")
+    console.print(f"thresholds fit on the {result.threshold_source}: "
+                  + ", ".join(f"{k} risk > {v['value']:.4g}" for k, v in
+                              result.thresholds.items()))
+
+    tiers = Table("tier", "actions", "share", "forced (stakes/clearance/limit)", box=None,
+                  header_style="bold")
+    by_tier = Counter(d.assessment.tier for d in result.decisions)
+    forced = Counter(d.assessment.tier for d in result.decisions if d.assessment.forced)
+    for name, count in by_tier.most_common():
+        tiers.add_row(name, str(count), f"{count / n:.2%}", str(forced[name]))
+    console.print(tiers)
+
+    verdicts = Table("verdict", "routine", "critical", "malicious", box=None,
+                     header_style="bold")
+    grid: Counter[tuple[str, str]] = Counter(
+        (outcome, la.label) for la, outcome in zip(result.traffic, result.final, strict=True))
+    for outcome in sorted({o for o, _ in grid}):
+        verdicts.add_row(outcome, *(str(grid[(outcome, lab)]) for lab in
+                                    ("routine", "critical", "malicious")))
+    console.print(verdicts)
+
+    caught = result.caught()
+    table = Table("attack family", "caught", "missed", box=None, header_style="bold")
+    for family in sorted({f for f, _ in caught}):
+        table.add_row(family, str(caught[(family, "caught")]), str(caught[(family, "missed")]))
+    total_caught = sum(v for (_, k), v in caught.items() if k == "caught")
+    total = sum(caught.values())
+    evasive = [(la, o) for la, o in zip(result.traffic, result.final, strict=True)
+               if la.label == "malicious" and la.form == "evasive"]
+    evasive_caught = sum(1 for _, o in evasive if o not in ("allow", "approved"))
+    table.add_row("[bold]all[/]", f"[bold]{total_caught}[/]", f"[bold]{total - total_caught}[/]")
+    console.print(table)
+    console.print(f"malicious caught {total_caught}/{total}"
+                  f" (evasive forms {evasive_caught}/{len(evasive)})")
+
+    s = result.stats
+    console.print(
+        f"escalation: by risk {s['risk_escalation_rate']:.2%} (budget "
+        f"{s['escalation_budget']:.2%}), forced {s['forced_escalation_rate']:.2%}; "
+        f"blended safety tax {s['blended_tax']:.3f} ({s['control_cost']:.1f} control / "
+        f"{s['agent_cost']:.0f} agent cost units)")
+    lat = result.routine_latency_us
+    console.print(f"cheap path (triage + decision, no ledger write): p50 "
+                  f"{percentile(lat, 0.5):.1f} us, p99 {percentile(lat, 0.99):.1f} us; "
+                  f"end to end with the ledger {n / result.wall_s:,.0f} decisions/s")
+    if result.ledger_ok:
+        console.print(f"[bold green]ledger verified[/]: {result.ledger_entries} entries, "
+                      "hash chain intact")
+    else:
+        console.print(f"[bold red]ledger NOT verified[/]: {result.ledger_problem}")

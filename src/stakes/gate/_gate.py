@@ -1,0 +1,322 @@
+"""The gate: action -> decision, the shortest path made easy to see.
+
+    check(action, agent)
+      1 bind identity          the host's, never the action's own `agent` field
+      2 triage                 normalize, policy, monitors, risk, tier        (pure, sync, us)
+      3 protocols              the tier's pipeline, only when the tier is not routine (async)
+      4 record                 the one ledger choke point, before the decision is returned
+
+Fail closed: an exception in triage or in a pipeline becomes a recorded `block`; a ledger
+write that fails raises, so no unrecorded decision is ever returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stakes.control import (
+    Approvals,
+    ControlProtocol,
+    Monitor,
+    StepContext,
+    TrustedAgent,
+    build_step,
+    run_pipeline,
+)
+from stakes.domain import Action, Assessment, Decision, Reason, StepRecord, Verdict
+from stakes.errors import InputError, PolicyError, StakesError
+from stakes.gate._stats import GateStats
+from stakes.ledger import MemoryRequestStore, Recorder, Redactor, SqliteLedger, SqliteRequestStore
+from stakes.policy import CompiledPolicy, LimitState, compile_policy
+from stakes.policy._load import line_of
+from stakes.triage import SuspicionScorer, Threshold, Triage, calibrate, resolve_thresholds
+
+if TYPE_CHECKING:
+    from stakes.gate._handle import AgentGate
+
+__all__ = ["ANONYMOUS", "Gate", "build_pipelines"]
+
+ANONYMOUS = "anonymous"
+"""The identity of a call with no bound agent: the lowest clearance."""
+
+
+class Gate:
+    """Sits between agents and their tools. See the module docstring for the data flow.
+
+    Args:
+        policy: A compiled policy.
+        ledger: A SQLite file path for the ledger and approval queue, a `SqliteLedger`, or None
+            for no ledger (decisions are not recorded; approvals kept in memory).
+        scorer: The triage suspicion scorer (default: the rule monitor).
+        calibration: Thresholds fit by `stakes.triage.calibrate`; default: the policy's shipped
+            thresholds, else a fit on the bundled reference sample of honest ops traffic.
+        trusted: The trusted agent for defer steps.
+        monitors: Named monitors for monitor steps.
+        clock: Returns UTC now (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        policy: CompiledPolicy,
+        *,
+        ledger: str | Path | SqliteLedger | None = None,
+        scorer: SuspicionScorer | None = None,
+        calibration: Mapping[str, Threshold] | None = None,
+        trusted: TrustedAgent | None = None,
+        monitors: Mapping[str, Monitor] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.clock = clock or (lambda: datetime.now(UTC))
+        thresholds = resolve_thresholds(policy, calibration)
+        missing = [t for t in _budget_tiers(policy) if t not in thresholds]
+        if missing:
+            from stakes.demo import reference_honest_actions
+
+            fitted = calibrate(policy, reference_honest_actions(), scorer)
+            thresholds.update({t: fitted[t] for t in missing})
+            self.threshold_source = "bundled reference sample"
+        else:
+            self.threshold_source = "calibration" if calibration else "policy"
+        self.thresholds = thresholds
+        self.triage = Triage(policy, thresholds, scorer)
+        self.pipelines = build_pipelines(policy)
+        routine = policy.tiers[0]
+        self._routine_allows = all(step.name == "allow" for step in self.pipelines[routine.name])
+        self.trusted = trusted
+        self.monitors = dict(monitors or {})
+        self.stats = GateStats(budget=policy.spec.budgets.escalation_rate)
+        self._state = LimitState()
+        self._lock = threading.Lock()
+        prefix = os.urandom(4).hex()
+        self._ids = (f"d-{prefix}-{n}" for n in itertools.count(1))
+        self._action_ids = (f"a-{prefix}-{n}" for n in itertools.count(1))
+        if isinstance(ledger, str | Path):
+            ledger = SqliteLedger(ledger)
+        self.ledger = ledger
+        self.recorder: Recorder | None = None
+        if ledger is not None:
+            self.recorder = Recorder(
+                ledger,
+                redactor=Redactor(
+                    keys=(*Redactor.DEFAULT_KEYS, *policy.spec.redact.keys),
+                    patterns=(*Redactor.DEFAULT_PATTERNS, *policy.spec.redact.patterns),
+                ),
+                policy_hash=policy.hash,
+                scorer_version=self.triage.scorer.version,
+                thresholds={k: v.value for k, v in thresholds.items()},
+                clock=self.clock,
+            )
+            store: Any = SqliteRequestStore(ledger.path)
+        else:
+            store = MemoryRequestStore()
+        self.approvals = Approvals(store, policy, recorder=self.recorder, clock=self.clock)
+
+    @classmethod
+    def from_policy(cls, path: str | Path | None = None, **options: Any) -> Gate:
+        """Build a gate from a policy file (the bundled default policy when `path` is None).
+
+        Raises:
+            PolicyError: when the policy does not load, validate or compile.
+        """
+        return cls(compile_policy(path), **options)
+
+    def agent(self, agent_id: str) -> AgentGate:
+        """A handle bound to `agent_id`: what the host gives an agent. Identity comes from here."""
+        from stakes.gate._handle import AgentGate
+
+        if not agent_id:
+            raise InputError("an agent id is required", code="input.missing_field",
+                             field="agent")
+        return AgentGate(self, agent_id)
+
+    # -- the decision path -------------------------------------------------------------
+
+    def assess(self, action: Action, *, agent: str | None = None) -> Assessment:
+        """Triage only (steps 1-2): no protocols, no ledger. Updates per-agent limit state."""
+        action = self._bind(action, agent, assign_id=False)
+        with self._lock:
+            return self.triage.assess(action, action.agent, self.clock().timestamp(), self._state)
+
+    def check(self, action: Action | Mapping[str, Any], *, agent: str | None = None) -> Decision:
+        """Decide about one action, synchronously, and record the decision.
+
+        Routine actions never touch an event loop. Escalated ones run their tier's pipeline in
+        a fresh event loop; from inside a running event loop, use `acheck`.
+        """
+        started = time.perf_counter()
+        action, assessment, error = self._triage(action, agent)
+        if error is None and not assessment.escalate and self._routine_allows:
+            decision = Decision(
+                id=next(self._ids), action=action, verdict=Verdict.ALLOW, assessment=assessment,
+                final_action=action, agent_cost=action.base_cost,
+                latency_s=time.perf_counter() - started,
+            )
+            return self._record(decision)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise StakesError("`check` cannot run an escalated action inside a running event "
+                              "loop: use `await gate.acheck(...)`", code="gate.use_acheck")
+        # The escalated path (a small fraction of traffic, ms and more) gets its own loop.
+        return asyncio.run(self._escalate(action, assessment, error, started))
+
+    async def acheck(
+        self, action: Action | Mapping[str, Any], *, agent: str | None = None
+    ) -> Decision:
+        """Decide about one action from async code, and record the decision."""
+        started = time.perf_counter()
+        action, assessment, error = self._triage(action, agent)
+        if error is None and not assessment.escalate and self._routine_allows:
+            decision = Decision(
+                id=next(self._ids), action=action, verdict=Verdict.ALLOW, assessment=assessment,
+                final_action=action, agent_cost=action.base_cost,
+                latency_s=time.perf_counter() - started,
+            )
+            return self._record(decision)
+        return await self._escalate(action, assessment, error, started)
+
+    def _bind(
+        self, action: Action | Mapping[str, Any], agent: str | None, *, assign_id: bool = True
+    ) -> Action:
+        if not isinstance(action, Action):
+            action = Action.from_json(action)
+        bound = agent or ANONYMOUS
+        if action.agent != bound or (assign_id and not action.id):
+            new_id = action.id or (next(self._action_ids) if assign_id else "")
+            action = replace(action, agent=bound, id=new_id)
+        return action
+
+    def _triage(
+        self, action: Action | Mapping[str, Any], agent: str | None
+    ) -> tuple[Action, Assessment, str | None]:
+        claimed = action.agent if isinstance(action, Action) else None
+        action = self._bind(action, agent)
+        try:
+            with self._lock:
+                assessment = self.triage.assess(
+                    action, action.agent, self.clock().timestamp(), self._state
+                )
+        except Exception as exc:  # fail closed: a triage error blocks, with the reason
+            first = self.policy.tiers[-1].name
+            assessment = Assessment(
+                stakes=4, suspicion=1.0, risk=1.0, tier=first, escalate=True, forced="error",
+                reasons=(Reason("failclosed:triage", f"triage raised {type(exc).__name__}: "
+                                f"{exc}"),),
+            )
+            return action, assessment, "triage.error"
+        if claimed and claimed != action.agent:
+            assessment = replace(assessment, reasons=(*assessment.reasons, Reason(
+                "identity:claimed", f"action claimed agent `{claimed}`; bound to "
+                f"`{action.agent}`")))
+        return action, assessment, None
+
+    async def _escalate(
+        self, action: Action, assessment: Assessment, error: str | None, started: float
+    ) -> Decision:
+        decision_id = next(self._ids)
+        steps: tuple[StepRecord, ...]
+        if error is not None or assessment.blocked:
+            verdict, final, steps, cost, request_id = Verdict.BLOCK, None, (), 0.0, None
+        else:
+            ctx = StepContext(
+                action=action, assessment=assessment, agent=action.agent,
+                decision_id=decision_id, tier=assessment.tier, trusted=self.trusted,
+                approvals=self.approvals, monitors=self.monitors,
+            )
+            try:
+                result = await run_pipeline(self.pipelines[assessment.tier], ctx)
+            except Exception as exc:  # e.g. the request store failed: fail closed
+                verdict, final, cost, request_id = Verdict.BLOCK, None, 0.0, None
+                steps = (StepRecord(step="pipeline", outcome=Verdict.BLOCK,
+                                    error=getattr(exc, "code", "pipeline.error"), reasons=(Reason(
+                                        "failclosed:pipeline",
+                                        f"pipeline raised {type(exc).__name__}: {exc}"),)),)
+            else:
+                verdict, final, steps = result.verdict, result.final_action, result.steps
+                cost, request_id = result.control_cost, result.request_id
+        decision = Decision(
+            id=decision_id, action=action, verdict=verdict, assessment=assessment,
+            final_action=final, steps=steps, request_id=request_id,
+            agent_cost=action.base_cost, control_cost=cost,
+            latency_s=time.perf_counter() - started,
+        )
+        return self._record(decision)
+
+    def _record(self, decision: Decision, *, count: bool = True) -> Decision:
+        """Step 4: the one place a decision is written (and counted) before it is returned."""
+        if self.recorder is not None:
+            decision = replace(decision, ledger_seq=self.recorder.record(decision))
+        if count:
+            self.stats.add(decision)
+        return decision
+
+    # -- approvals -------------------------------------------------------------------
+
+    def release(self, request_id: str, action: Action) -> Decision:
+        """Check that an approved request covers exactly `action`; record and allow it.
+
+        Raises:
+            ApprovalError: when the request is not approved or the action differs.
+        """
+        request = self.approvals.released(request_id, action)
+        assessment = Assessment(
+            stakes=0, suspicion=0.0, risk=0.0, tier=self.policy.tiers[-1].name, escalate=True,
+            forced="approval", reasons=(Reason("approval:released",
+                                               f"approved by `{request.resolved_by}` in "
+                                               f"`{request_id}`"),),
+        )
+        decision = Decision(
+            id=next(self._ids), action=action, verdict=Verdict.ALLOW, assessment=assessment,
+            final_action=action, request_id=request_id, agent_cost=0.0,
+        )
+        return self._record(decision, count=False)
+
+    def close(self) -> None:
+        """Close the ledger."""
+        if self.ledger is not None:
+            self.ledger.close()
+
+    def __enter__(self) -> Gate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_pipelines(policy: CompiledPolicy) -> dict[str, tuple[ControlProtocol, ...]]:
+    """Build every tier's pipeline, validating each step's name and params.
+
+    Raises:
+        PolicyError: naming the policy file, line and `tiers.<tier>.pipeline.<i>` field.
+    """
+    out: dict[str, tuple[ControlProtocol, ...]] = {}
+    for tier in policy.tiers:
+        steps = []
+        for i, spec in enumerate(tier.pipeline):
+            where = f"tiers.{tier.name}.pipeline.{i}"
+            try:
+                steps.append(build_step(spec, where=where))
+            except PolicyError as exc:
+                raise PolicyError(exc.message, code=exc.code, file=policy.source,
+                                  line=line_of(policy.text, where),
+                                  field=exc.context.get("field")) from None
+        out[tier.name] = tuple(steps)
+    return out
+
+
+def _budget_tiers(policy: CompiledPolicy) -> list[str]:
+    from stakes.triage import tier_budgets
+
+    return list(tier_budgets(policy))

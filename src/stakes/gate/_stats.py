@@ -1,0 +1,64 @@
+"""Live counters kept by the gate: traffic per tier and verdict, costs, escalation rates."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from stakes.domain import Decision
+
+__all__ = ["GateStats"]
+
+
+@dataclass
+class GateStats:
+    """Counters over every decision this gate made.
+
+    `blended_tax` = control_cost / agent_cost. `risk_escalation_rate` = actions that left the
+    routine tier because of their risk / all actions (what the budget targets);
+    `forced_escalation_rate` = actions forced out by stakes, clearance or a limit / all actions
+    (mandatory: reported apart, never dropped to fit the budget).
+    """
+
+    budget: float
+    total: int = 0
+    risk_escalated: int = 0
+    forced_escalated: int = 0
+    agent_cost: float = 0.0
+    control_cost: float = 0.0
+    tiers: Counter[str] = field(default_factory=Counter)
+    verdicts: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, decision: Decision) -> None:
+        """Count one decision."""
+        a = decision.assessment
+        with self._lock:
+            self.total += 1
+            self.tiers[a.tier] += 1
+            self.verdicts[decision.verdict.value] += 1
+            self.agent_cost += decision.agent_cost
+            self.control_cost += decision.control_cost
+            if a.escalate:
+                if a.forced:
+                    self.forced_escalated += 1
+                else:
+                    self.risk_escalated += 1
+
+    def to_json(self) -> dict[str, Any]:
+        """A snapshot: counts, rates (fractions) and the blended safety tax."""
+        with self._lock:
+            n = self.total or 1
+            return {
+                "actions": self.total,
+                "tiers": dict(self.tiers),
+                "verdicts": dict(self.verdicts),
+                "escalation_budget": self.budget,
+                "risk_escalation_rate": self.risk_escalated / n,
+                "forced_escalation_rate": self.forced_escalated / n,
+                "agent_cost": self.agent_cost,
+                "control_cost": self.control_cost,
+                "blended_tax": self.control_cost / self.agent_cost if self.agent_cost else 0.0,
+            }

@@ -1,0 +1,303 @@
+"""The policy schema (`stakes.yaml`): strict pydantic models, validated before anything is built.
+
+Every model forbids unknown keys. Durations are seconds or strings like `90s`, `10m`, `1h`, `2d`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "AgentSpec",
+    "ApprovalsSpec",
+    "BudgetsSpec",
+    "CapabilitySpec",
+    "ConditionSpec",
+    "EnterSpec",
+    "LimitSpec",
+    "PolicySpec",
+    "RedactSpec",
+    "SequenceStepSpec",
+    "StepSpec",
+    "ThresholdSpec",
+    "TierSpec",
+    "parse_duration",
+]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+DEFAULT_CLEARANCES = ("none", "routine", "elevated", "critical")
+DEFAULT_STAKES_WEIGHTS = (0.05, 0.15, 0.35, 0.65, 1.0)
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string such as `500ms`, `30s`, `10m`, `1h`, `2d`.
+
+    Raises:
+        ValueError: when the value is not a positive duration.
+    """
+    if isinstance(value, bool):
+        raise ValueError("a duration must be a number of seconds or a string like `10m`")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ValueError(f"`{value}` is not a duration (use seconds or e.g. `90s`, `10m`, `1h`)")
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, got `{value}`")
+    return seconds
+
+
+Duration = Annotated[float, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class BudgetsSpec(_Strict):
+    """Targets the gate is calibrated and reported against."""
+
+    escalation_rate: float = Field(0.01, gt=0, le=1)
+    """Fraction of actions that should leave the routine tier because of their risk."""
+    safety_tax: float = Field(0.10, ge=0)
+    """Target blended safety tax: total control cost / total base agent cost."""
+
+
+class ConditionSpec(_Strict):
+    """A test on one argument value. All given tests must hold (logical and).
+
+    String tests see the normalized (decoded, folded, lowercased) value; regexes are searched,
+    case-insensitively.
+    """
+
+    equals: Any = None
+    not_equals: Any = None
+    in_: list[Any] | None = Field(None, alias="in")
+    not_in: list[Any] | None = None
+    matches: str | None = None
+    not_matches: str | None = None
+    contains: str | None = None
+    glob: str | None = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    exists: bool | None = None
+
+    @field_validator("matches", "not_matches")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"bad regex `{value}`: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ConditionSpec:
+        if not self.model_fields_set:
+            raise ValueError("a condition needs at least one test (e.g. `matches`, `gt`)")
+        return self
+
+
+class CapabilitySpec(_Strict):
+    """A kind of action the policy knows: which tools, on what, and how bad it can get."""
+
+    name: str = Field(min_length=1)
+    """Unique name, used in reasons, limits and requests."""
+    description: str = ""
+    tools: list[str] = Field(min_length=1)
+    """Tool-name globs (case-insensitive), e.g. `sql.*`, `*Transfer*`."""
+    resource: list[str] | None = None
+    """Resource globs; the action's `resource` must match one (when given)."""
+    when: dict[str, ConditionSpec] | None = None
+    """Argument conditions: `{arg: condition}`; `arg` may be a dotted path or `*` (any value)."""
+    stakes: int = Field(ge=0, le=4)
+    """Worst-outcome level: 0 none, 1 low, 2 moderate, 3 severe, 4 catastrophic."""
+    value_at_risk: float | None = Field(None, ge=0)
+    """Optional money value at risk, reported with the decision."""
+    clearance: str | None = None
+    """The clearance an agent needs to use this capability directly."""
+
+    @field_validator("resource", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class SequenceStepSpec(_Strict):
+    """One step of a sequence limit: a tool glob and optional argument globs."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    tool: str = Field(min_length=1)
+
+
+class LimitSpec(_Strict):
+    """A stateful limit per agent, kept in O(1) per action.
+
+    Either a window aggregate (`sum` of an argument or a `count` of matching actions per
+    window, over `max`) or a `sequence` of steps within a time window. When it trips, the
+    action's stakes are raised to `stakes` (forcing the tier that level enters), or the action is
+    blocked outright when `then: block`.
+    """
+
+    name: str | None = None
+    capability: str | None = None
+    """Count actions of this capability (by name)."""
+    tool: str | None = None
+    """... or actions whose tool matches this glob."""
+    sum: str | None = None
+    """Argument whose numeric value is summed (e.g. `amount`)."""
+    count: bool = False
+    """Count matching actions instead of summing an argument."""
+    per: Duration | None = None
+    """The window length (a duration)."""
+    max: float | None = None
+    """Trip when the window's total, including this action, exceeds this."""
+    sequence: list[SequenceStepSpec] | None = Field(None, min_length=2)
+    within: Duration | None = None
+    stakes: int = Field(4, ge=0, le=4)
+    then: Literal["escalate", "block"] = "escalate"
+
+    @field_validator("per", "within", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
+
+    @model_validator(mode="after")
+    def _shape(self) -> LimitSpec:
+        if self.sequence is not None:
+            if self.within is None:
+                raise ValueError("a `sequence` limit needs `within`")
+            if self.sum or self.count or self.max is not None:
+                raise ValueError("a `sequence` limit takes no `sum`, `count` or `max`")
+            return self
+        if self.capability is None and self.tool is None:
+            raise ValueError("a window limit needs `capability` or `tool`")
+        if bool(self.sum) == self.count:
+            raise ValueError("a window limit needs exactly one of `sum: <arg>` or `count: true`")
+        if self.per is None or self.max is None:
+            raise ValueError("a window limit needs `per` and `max`")
+        return self
+
+
+class AgentSpec(_Strict):
+    """An agent the host may bind a gate handle to."""
+
+    clearance: str = "routine"
+    model: str = "untrusted"
+    """The model role: `untrusted`, `trusted`, or a vetted model's name."""
+    attested_by: list[str] = Field(default_factory=list)
+    """Vetting attestations (e.g. a security review id)."""
+    trusted: bool = False
+    """True for an agent whose proposals defer-to-trusted may run instead."""
+
+
+class EnterSpec(_Strict):
+    """How a tier is entered. Any one condition that holds enters it."""
+
+    risk_above: Literal["budget"] | float | None = None
+    """`budget`: the threshold fit to `budgets.escalation_rate`; a number: an absolute risk."""
+    risk_top: float | None = Field(None, gt=0, le=1)
+    """Enter for the top fraction of risk (a threshold fit to this fraction)."""
+    stakes_at_least: int | None = Field(None, ge=0, le=4)
+    above_clearance: bool = False
+    """Enter when the agent lacks the capability's clearance (containment)."""
+
+    @field_validator("risk_above")
+    @classmethod
+    def _risk_range(cls, value: Any) -> Any:
+        if isinstance(value, float) and not 0 <= value <= 1:
+            raise ValueError("`risk_above` must be `budget` or a number in [0, 1]")
+        return value
+
+
+StepSpec = str | dict[str, dict[str, Any]]
+"""A pipeline step: a registered name (`allow`) or `{name: {params}}`."""
+
+
+class TierSpec(_Strict):
+    """A named treatment level: how it is entered and the control pipeline it runs."""
+
+    enter: EnterSpec | None = None
+    pipeline: list[StepSpec] = Field(min_length=1)
+
+
+class ThresholdSpec(_Strict):
+    """A calibrated risk threshold for one tier (output of `stakes policy calibrate`)."""
+
+    value: float = Field(ge=0, le=1)
+    tie_share: float = Field(0.0, ge=0, le=1)
+    fitted_on: int = Field(0, ge=0)
+    """How many honest actions it was fitted on."""
+
+
+class ApprovalsSpec(_Strict):
+    """The approval request process."""
+
+    expire_after: Duration = 3600.0
+    """A pending request expires to deny after this long."""
+    humans: list[str] = Field(default_factory=lambda: ["human"])
+    """Principals that count as human approvers (cleared for every capability)."""
+
+    @field_validator("expire_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+
+class RedactSpec(_Strict):
+    """Secrets removed before anything is written to the ledger (added to the defaults)."""
+
+    keys: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+
+    @field_validator("patterns")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regex `{pattern}`: {exc}") from None
+        return value
+
+
+class PolicySpec(_Strict):
+    """A whole policy file."""
+
+    version: Literal[1] = 1
+    budgets: BudgetsSpec = Field(default_factory=BudgetsSpec)
+    clearances: list[str] = Field(default_factory=lambda: list(DEFAULT_CLEARANCES), min_length=1)
+    """Clearance levels, lowest first."""
+    stakes_weights: list[float] = Field(default_factory=lambda: list(DEFAULT_STAKES_WEIGHTS))
+    """w(level) for levels 0..4: increasing, w(4) = 1. risk = suspicion * w(stakes)."""
+    infer_unknown: bool = True
+    """Infer stakes for tools no capability names, from what their names and arguments say."""
+    capabilities: list[CapabilitySpec] = Field(default_factory=list)
+    limits: list[LimitSpec] = Field(default_factory=list)
+    agents: dict[str, AgentSpec] = Field(default_factory=dict)
+    tiers: dict[str, TierSpec] = Field(min_length=1)
+    """Tiers in order of severity; the first is the routine tier (it has no `enter`)."""
+    thresholds: dict[str, ThresholdSpec] = Field(default_factory=dict)
+    approvals: ApprovalsSpec = Field(default_factory=ApprovalsSpec)
+    redact: RedactSpec = Field(default_factory=RedactSpec)
+
+    @field_validator("stakes_weights")
+    @classmethod
+    def _weights(cls, value: list[float]) -> list[float]:
+        if len(value) != 5:
+            raise ValueError("`stakes_weights` needs 5 numbers, for levels 0 to 4")
+        if any(b <= a for a, b in itertools.pairwise(value)) or value[0] < 0:
+            raise ValueError("`stakes_weights` must be non-negative and strictly increasing")
+        if value[4] != 1:
+            raise ValueError("`stakes_weights` must end at w(4) = 1")
+        return value

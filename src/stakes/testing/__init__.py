@@ -1,0 +1,13 @@
+"""Public fakes for tests: a fake clock, scripted monitors and trusted agents, a flaky step.
+
+These are stand-ins for what cannot run in a test (a human, a hosted model), named as such.
+"""
+
+from stakes.testing._fakes import (
+    FakeClock,
+    ScriptedMonitor,
+    ScriptedStep,
+    ScriptedTrustedAgent,
+)
+
+__all__ = ["FakeClock", "ScriptedMonitor", "ScriptedStep", "ScriptedTrustedAgent"]

@@ -1,0 +1,189 @@
+"""Triage: action -> Assessment, pure and synchronous.
+
+A function of (action, compiled policy, scorer, thresholds, limit state, now): no network, no
+clock, no randomness.
+
+    stakes    = max(capability stakes (or inferred for unknown tools), argument floor, limit trips)
+    suspicion = the scorer's suspicion in [0, 1]
+    risk      = suspicion * w(stakes)                       (w increasing, w(4) = 1)
+    tier      = the most severe tier whose `enter` holds:
+                above_clearance (containment) | stakes >= stakes_at_least | risk over threshold
+
+A tier entered by stakes, clearance or a limit is a mandatory escalation (`forced`), counted
+apart from the budgeted, risk-driven ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from stakes.domain import Action, Assessment, Reason
+from stakes.policy import CompiledPolicy, CompiledTier, LimitState
+from stakes.triage._calibrate import Threshold
+from stakes.triage._infer import argument_floor, infer_stakes
+from stakes.triage._normalize import Normalized, normalize
+from stakes.triage._rules import RuleMonitor
+
+__all__ = ["RulesScorer", "ScoreResult", "SuspicionScorer", "Triage"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    """A cheap scorer's output: suspicion in [0, 1] and its reasons."""
+
+    suspicion: float
+    reasons: tuple[Reason, ...] = ()
+
+
+@runtime_checkable
+class SuspicionScorer(Protocol):
+    """The scorer slot of triage: pure, synchronous, microseconds. One method.
+
+    Attributes:
+        version: Recorded with every decision so it can be reproduced.
+    """
+
+    version: str
+
+    def score(self, action: Action, norm: Normalized) -> ScoreResult:
+        """Suspicion for `action` given its normalized form."""
+        ...
+
+
+class RulesScorer:
+    """The default scorer: the rule monitor (noisy-or of fired rules over a small prior)."""
+
+    version = "rules-v1"
+
+    def __init__(self, monitor: RuleMonitor | None = None) -> None:
+        self._monitor = monitor or RuleMonitor()
+
+    def score(self, action: Action, norm: Normalized) -> ScoreResult:
+        """Run the rule monitor."""
+        result = self._monitor.score(action, norm)
+        return ScoreResult(result.suspicion, result.reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class _TierRule:
+    tier: CompiledTier
+    above_clearance: bool
+    stakes_at_least: int | None
+    threshold: Threshold | None
+
+
+class Triage:
+    """Compiled triage for one policy, scorer and set of thresholds.
+
+    Args:
+        policy: The compiled policy.
+        thresholds: Risk thresholds per tier for tiers entered by risk (see
+            `stakes.triage.resolve_thresholds`).
+        scorer: The suspicion scorer (default: the rule monitor).
+    """
+
+    __slots__ = ("_rules", "policy", "routine", "scorer", "thresholds", "weights")
+
+    def __init__(
+        self,
+        policy: CompiledPolicy,
+        thresholds: Mapping[str, Threshold],
+        scorer: SuspicionScorer | None = None,
+    ) -> None:
+        self.policy = policy
+        self.scorer: SuspicionScorer = scorer or RulesScorer()
+        self.thresholds = dict(thresholds)
+        self.weights = policy.weights
+        self.routine = policy.tiers[0]
+        rules = []
+        for tier in reversed(policy.tiers[1:]):
+            enter = tier.enter
+            if enter is None:  # pragma: no cover - rejected by validation
+                continue
+            rules.append(_TierRule(
+                tier=tier,
+                above_clearance=enter.above_clearance,
+                stakes_at_least=enter.stakes_at_least,
+                threshold=self.thresholds.get(tier.name),
+            ))
+        self._rules = tuple(rules)
+
+    def assess(self, action: Action, agent: str, now: float, state: LimitState) -> Assessment:
+        """Triage one action for a bound agent at time `now` (seconds), updating limit state."""
+        norm = normalize(action)
+        policy = self.policy
+        reasons: list[Reason] = []
+        cap = policy.capability_for(action)
+        if cap is not None:
+            stakes = cap.stakes
+            reasons.append(Reason(f"capability:{cap.name}", f"stakes {cap.stakes} by capability "
+                                  f"`{cap.name}`", float(cap.stakes)))
+        elif policy.spec.infer_unknown:
+            stakes, inferred = infer_stakes(action, norm)
+            reasons.extend(inferred)
+        else:
+            stakes = 2
+            reasons.append(Reason("stakes:unregistered",
+                                  f"`{action.tool}` matches no capability: stakes 2"))
+        floor, floor_reasons = argument_floor(norm)
+        if floor > stakes:
+            stakes = floor
+            reasons.extend(floor_reasons)
+        forced: str | None = None
+        blocked = False
+        capability = cap.name if cap is not None else None
+        for limit in policy.limits:
+            trip = limit.observe(action, capability, agent, now, state)
+            if trip is not None:
+                reasons.append(trip.reason)
+                blocked = blocked or trip.block
+                if trip.stakes > stakes:
+                    stakes = trip.stakes
+                    forced = "limit"
+        scored = self.scorer.score(action, norm)
+        suspicion = scored.suspicion
+        reasons.extend(scored.reasons)
+        risk = suspicion * self.weights[stakes]
+        above = False
+        required = None
+        if cap is not None and cap.clearance_rank is not None:
+            required = cap.clearance
+            if policy.agent_clearance(agent) < cap.clearance_rank:
+                above = True
+                reasons.append(Reason("clearance:above",
+                                      f"agent `{agent}` lacks clearance `{cap.clearance}`"))
+        tier = self.routine
+        for rule in self._rules:
+            if rule.above_clearance and above:
+                tier, forced = rule.tier, "clearance"
+                break
+            if rule.stakes_at_least is not None and stakes >= rule.stakes_at_least:
+                tier, forced = rule.tier, forced or "stakes"
+                break
+            if rule.threshold is not None and rule.threshold.exceeded(
+                risk, action.id or action.args_hash()
+            ):
+                tier, forced = rule.tier, None
+                break
+        else:
+            forced = None if not blocked else "limit"
+        if blocked:
+            reasons.append(Reason("limit:block", "a limit with `then: block` tripped"))
+        return Assessment(
+            stakes=stakes,
+            suspicion=suspicion,
+            risk=risk,
+            tier=tier.name,
+            escalate=tier is not self.routine or blocked,
+            forced=forced,
+            capability=capability,
+            clearance_required=required,
+            above_clearance=above,
+            value_at_risk=cap.value_at_risk if cap is not None else None,
+            reasons=tuple(reasons),
+            scores={"rules": suspicion} if isinstance(self.scorer, RulesScorer) else {
+                self.scorer.version: suspicion},
+            blocked=blocked,
+        )
