@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -82,6 +84,9 @@ def test_events_are_read_only(make_decision: MakeDecision) -> None:
         event["verdict"] = "allow"
     with pytest.raises(TypeError):
         event.update(v=2)
+    for twin in (copy.copy(event), copy.deepcopy(event), pickle.loads(pickle.dumps(event))):
+        assert twin == event
+        assert twin.body == event.body
 
 
 def test_request_and_resolution_events() -> None:
@@ -151,9 +156,10 @@ def test_record_many_is_one_group_commit(make_decision: MakeDecision) -> None:
     assert recorder.record_many([]) == []
     assert len(spy.calls) == 1
     assert len(spy.calls[0]) == 5
-    ids = [e["event_id"] for e in spy.calls[0]]
+    ids = [e["event_id"] for e in spy.calls[0]]  # uuid7: time-ordered, version nibble 7
     assert len(set(ids)) == 5
-    assert all(len(i) == 32 and i[12] == "4" for i in ids)
+    assert ids[0][:12] <= ids[-1][:12]
+    assert all(len(i) == 32 and i[12] == "7" for i in ids)
     assert datetime.now(UTC) - parse_time(spy.calls[0][0]["time"]) < timedelta(minutes=1)
 
 

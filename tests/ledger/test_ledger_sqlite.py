@@ -235,3 +235,14 @@ def test_memory_ledger_read_side(make_decision: MakeDecision) -> None:
         _failing_batch(memory)
     assert memory.count() == 3
     assert [e.seq for e in memory.entries(start=3)] == [3]
+
+
+def test_a_failed_append_inside_a_batch_appends_nothing(db: Path) -> None:
+    with SqliteLedger(db) as store:
+        with store.batch():
+            store.append([event(1)])
+            with pytest.raises(LedgerError):
+                store.append([event(2), event(3), event(1)])  # the third is a duplicate
+            assert store.append([event(4)]) == [2]
+        assert [e.event["event_id"] for e in store.entries()] == ["e-1", "e-4"]
+        assert store.verify().ok

@@ -188,9 +188,11 @@ def test_routing_to_parsers(
 
 def test_argv_lists_and_code_are_analyzed() -> None:
     norm = normalize(Action(tool="docker.run", args={"argv": ["rm", "-rf", "/"]}))
-    assert norm.shell is not None and "destructive" in norm.shell.facts
+    assert norm.shell is not None
+    assert "destructive" in norm.shell.facts
     norm = normalize(Action(tool="python.exec", args={"code": "import os; os.system('rm -rf /')"}))
-    assert norm.shell is not None and "destructive" in norm.shell.facts
+    assert norm.shell is not None
+    assert "destructive" in norm.shell.facts
 
 
 def test_embedded_sql_in_shell_is_parsed() -> None:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from stakes.errors import StakesError
 
@@ -47,7 +48,7 @@ def fail_cleanly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except StakesError as exc:
-            err_console.print(f"[red]error[/red] [{exc.code}] {exc}", markup=True,
+            err_console.print(f"[red]error[/red] {escape(f'[{exc.code}] {exc}')}", markup=True,
                               highlight=False, soft_wrap=True)
             sys.exit(2)
 

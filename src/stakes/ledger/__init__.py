@@ -20,6 +20,7 @@ from stakes.ledger._approvals import (
     SqliteRequestStore,
 )
 from stakes.ledger._chain import GENESIS_HASH, Entry, Head, chain_hash
+from stakes.ledger._db import Synchronous
 from stakes.ledger._events import (
     EVENT_KINDS,
     EVENT_VERSION,
@@ -32,9 +33,9 @@ from stakes.ledger._events import (
     resolution_event,
 )
 from stakes.ledger._export import export_jsonl, label_for
-from stakes.ledger._record import Recorder, uuid4_hex
+from stakes.ledger._record import Recorder, uuid7_hex
 from stakes.ledger._redact import DEFAULT_KEYS, DEFAULT_PATTERNS, REDACTED, Redactor
-from stakes.ledger._sqlite import SCHEMA_VERSION, SqliteLedger, Synchronous
+from stakes.ledger._sqlite import SCHEMA_VERSION, SqliteLedger
 from stakes.ledger._store import LedgerStore, MemoryLedger
 from stakes.ledger._verify import VerifyReport, verify
 
@@ -70,6 +71,6 @@ __all__ = [
     "parse_time",
     "request_event",
     "resolution_event",
-    "uuid4_hex",
+    "uuid7_hex",
     "verify",
 ]

@@ -20,16 +20,15 @@ import builtins
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from stakes.domain import Action
 from stakes.errors import ApprovalError, LedgerError
+from stakes.ledger._db import Database, Synchronous
 from stakes.ledger._events import normalize_time
-from stakes.ledger._sqlite import Synchronous, connect
 
 if TYPE_CHECKING:
     from stakes.ledger._sqlite import SqliteLedger
@@ -38,7 +37,6 @@ __all__ = ["MemoryRequestStore", "Request", "RequestStatus", "RequestStore", "Sq
 
 RequestStatus = Literal["pending", "approved", "denied", "expired"]
 _STATUSES = frozenset({"pending", "approved", "denied", "expired"})
-_T = TypeVar("_T")
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS requests (
@@ -192,7 +190,7 @@ def _transition(
     return replace(request, status=final, resolved_by=by, resolved_at=at, note=note), None
 
 
-class SqliteRequestStore:
+class SqliteRequestStore(Database):
     """The approval queue in a SQLite file (normally the ledger's own), safe across processes.
 
     Every change runs in one `BEGIN IMMEDIATE` transaction, so a compare-and-set holds even when
@@ -204,10 +202,12 @@ class SqliteRequestStore:
     """
 
     def __init__(self, path: str | Path, *, synchronous: Synchronous = "NORMAL") -> None:
-        self.path = Path(path)
-        self._conn: sqlite3.Connection | None = connect(self.path, synchronous)
-        self._lock = threading.RLock()
-        self._transaction(lambda conn: [conn.execute(statement) for statement in _SCHEMA])
+        super().__init__(path, synchronous)
+        try:
+            self._transaction(lambda conn: [conn.execute(statement) for statement in _SCHEMA])
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def for_ledger(cls, ledger: SqliteLedger) -> SqliteRequestStore:
@@ -250,7 +250,7 @@ class SqliteRequestStore:
             ApprovalError: `approval.bad_status` for a status that does not exist.
         """
         if status is None:
-            rows = self._read(f"SELECT {_COLUMNS} FROM requests ORDER BY created_at, id", ())
+            rows = self._read(f"SELECT {_COLUMNS} FROM requests ORDER BY created_at, id")
         else:
             rows = self._read(
                 f"SELECT {_COLUMNS} FROM requests WHERE status = ? ORDER BY created_at, id",
@@ -307,58 +307,6 @@ class SqliteRequestStore:
             return [replace(_from_row(r), status="expired", resolved_at=when) for r in rows]
 
         return self._transaction(expire)
-
-    def close(self) -> None:
-        """Close the connection (idempotent)."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> SqliteRequestStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise LedgerError(f"request store `{self.path}` is closed", code="ledger.closed")
-        return self._conn
-
-    def _read(self, sql: str, params: tuple[Any, ...]) -> builtins.list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._connection().execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise LedgerError(
-                    f"cannot read requests in `{self.path}`: {exc}", code="ledger.read_failed"
-                ) from None
-
-    def _transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run `work` in one `BEGIN IMMEDIATE` transaction; roll back if it raises."""
-
-        def run(conn: sqlite3.Connection) -> _T:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return result
-
-        return self._write(run)
-
-    def _write(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        with self._lock:
-            try:
-                return work(self._connection())
-            except sqlite3.Error as exc:
-                raise LedgerError(
-                    f"cannot write requests in `{self.path}`: {exc}", code="ledger.write_failed"
-                ) from None
 
 
 class MemoryRequestStore:

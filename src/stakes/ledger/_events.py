@@ -110,6 +110,9 @@ class Event(dict[str, Any]):
         super().__init__(fields)
         self.body = body
 
+    def __reduce__(self) -> tuple[type[Event], tuple[dict[str, Any], str]]:
+        return (Event, (dict(self), self.body))  # copy, deepcopy and pickle keep it whole
+
     def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("ledger events are read-only")
 

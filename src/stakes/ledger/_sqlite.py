@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final
 
 from stakes.errors import LedgerError
 from stakes.ledger._chain import GENESIS_HASH, Entry, Head, canonical, chain_hash
+from stakes.ledger._db import Database, Synchronous
 from stakes.ledger._events import Event
 from stakes.ledger._verify import VerifyReport, verify
 
-__all__ = ["SCHEMA_VERSION", "SqliteLedger", "Synchronous", "connect"]
+__all__ = ["SCHEMA_VERSION", "SqliteLedger"]
 
-Synchronous = Literal["NORMAL", "FULL", "OFF"]
-_T = TypeVar("_T")
 SCHEMA_VERSION: Final = 1
 """The ledger table layout version, kept in SQLite's `user_version`."""
 
-_BUSY_TIMEOUT_S = 10.0
-# Checkpointing copies the WAL back into the database (and fsyncs); doing it every 4096 pages
-# (16 MiB) rather than SQLite's default 1000 amortizes that cost over more appends.
-_AUTOCHECKPOINT_PAGES = 4096
-_JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 _PAGE = 512
 
 # The indexed query columns are stored (an index on a JSON-extracting generated column would
@@ -72,48 +65,6 @@ _COLUMN_MISMATCH = (
 )
 
 
-def connect(path: str | Path, synchronous: Synchronous) -> sqlite3.Connection:
-    """Open `path` the way every stakes store does.
-
-    WAL journal (readers never block the writer), the given `synchronous` level, a busy timeout
-    so that several processes can share the file, autocommit (transactions are explicit) and a
-    connection usable from any thread (each store serializes its own use with a lock). The
-    parent directory is created if missing.
-
-    Raises:
-        LedgerError: `ledger.bad_option` for an unknown `synchronous` level, `ledger.open_failed`
-            when SQLite cannot open or configure the file.
-    """
-    if synchronous not in ("NORMAL", "FULL", "OFF"):
-        raise LedgerError(
-            f"`synchronous` must be `NORMAL`, `FULL` or `OFF`, got `{synchronous}`",
-            code="ledger.bad_option", field="synchronous",
-        )
-    if sqlite3.sqlite_version_info < (3, 35, 0):
-        raise LedgerError(
-            f"the ledger needs SQLite >= 3.35 (generated columns, JSON), found "
-            f"`{sqlite3.sqlite_version}`",
-            code="ledger.sqlite_too_old",
-        )
-    name = str(path)
-    try:
-        if name != ":memory:" and not name.startswith("file:"):
-            Path(name).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            name, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False,
-            cached_statements=64,
-        )
-        conn.execute("PRAGMA journal_mode = WAL").fetchall()
-        conn.execute(f"PRAGMA synchronous = {synchronous}")
-        conn.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
-        conn.execute(f"PRAGMA journal_size_limit = {_JOURNAL_SIZE_LIMIT}")
-    except (sqlite3.Error, OSError) as exc:
-        raise LedgerError(
-            f"cannot open `{name}`: {exc}", code="ledger.open_failed", file=name
-        ) from None
-    return conn
-
-
 def _row(event: Mapping[str, Any]) -> tuple[str, str, str, Any, Any]:
     """`(body, event_id, kind, decision_id, verdict)` for one event, after minimal checks.
 
@@ -137,7 +88,7 @@ def _row(event: Mapping[str, Any]) -> tuple[str, str, str, Any, Any]:
     return body, event_id, kind, event.get("decision_id"), event.get("verdict")
 
 
-class SqliteLedger:
+class SqliteLedger(Database):
     """The ledger in one SQLite file: append-only, hash-chained, safe across processes.
 
     Each partition is its own chain: `hash = chain_hash(prev_hash, seq, body)`, where `prev_hash`
@@ -163,6 +114,8 @@ class SqliteLedger:
         LedgerError: when the file cannot be opened, or holds a newer schema version.
     """
 
+    _integrity_code = "ledger.duplicate_event"
+
     def __init__(
         self,
         path: str | Path,
@@ -175,11 +128,8 @@ class SqliteLedger:
                 "`partition` must be a non-empty string", code="ledger.bad_option",
                 field="partition",
             )
-        self.path = Path(path)
-        self.synchronous: Synchronous = synchronous
+        super().__init__(path, synchronous)
         self.partition = partition
-        self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = connect(path, synchronous)
         self._in_batch = False
         self._tail: tuple[int, str] | None = None  # valid only inside a write transaction
         try:
@@ -216,23 +166,12 @@ class SqliteLedger:
         if not rows:
             return []
         with self._lock:
-            conn = self._connection()
             if self._in_batch:
-                return self._guarded(lambda: self._insert(conn, rows))
-
-            def transaction() -> list[int]:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    seqs = self._insert(conn, rows)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    self._rollback(conn)
-                    raise
-                finally:
-                    self._tail = None
-                return seqs
-
-            return self._guarded(transaction)
+                return self._guarded(lambda: self._insert_in_batch(rows))
+            try:
+                return self._transaction(lambda conn: self._insert(conn, rows))
+            finally:
+                self._tail = None
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -332,21 +271,6 @@ class SqliteLedger:
             last=before.last,
         )
 
-    # -- lifecycle -------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the connection (idempotent); an open batch is rolled back."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> SqliteLedger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- internals -------------------------------------------------------------------
 
     def _insert(
@@ -382,61 +306,31 @@ class SqliteLedger:
         self._tail = (seq, prev)
         return [r[0] for r in records]
 
-    def _migrate(self) -> None:
+    def _insert_in_batch(self, rows: list[tuple[str, str, str, Any, Any]]) -> list[int]:
+        """`_insert` inside the batch's transaction, all or nothing (a savepoint)."""
         conn = self._connection()
-
-        def create() -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise LedgerError(
-                        f"`{self.path}` has ledger schema version `{version}`; this stakes "
-                        f"reads up to `{SCHEMA_VERSION}`",
-                        code="ledger.schema_version", file=str(self.path),
-                    )
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                if version < SCHEMA_VERSION:
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            except BaseException:
-                self._rollback(conn)
-                raise
-
-        self._guarded(create)
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise LedgerError(f"ledger `{self.path}` is closed", code="ledger.closed")
-        return self._conn
-
-    def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            conn = self._connection()
-            try:
-                return conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise LedgerError(
-                    f"cannot read ledger `{self.path}`: {exc}", code="ledger.read_failed"
-                ) from None
-
-    def _guarded(self, work: Callable[[], _T]) -> _T:
-        """Run `work`, turning SQLite errors into `LedgerError`s."""
+        conn.execute("SAVEPOINT stakes_append")
         try:
-            return work()
-        except sqlite3.IntegrityError as exc:
-            raise LedgerError(
-                f"an event id is already in ledger `{self.path}`: {exc}",
-                code="ledger.duplicate_event",
-            ) from None
-        except sqlite3.Error as exc:
-            raise LedgerError(
-                f"cannot write ledger `{self.path}`: {exc}", code="ledger.write_failed"
-            ) from None
+            seqs = self._insert(conn, rows)
+        except BaseException:
+            conn.execute("ROLLBACK TO stakes_append")
+            raise
+        finally:
+            conn.execute("RELEASE stakes_append")
+        return seqs
 
-    @staticmethod
-    def _rollback(conn: sqlite3.Connection) -> None:
-        if conn.in_transaction:
-            with suppress(sqlite3.Error):  # the original error matters more
-                conn.execute("ROLLBACK")
+    def _migrate(self) -> None:
+        def create(conn: sqlite3.Connection) -> None:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise LedgerError(
+                    f"`{self.path}` has ledger schema version `{version}`; this stakes reads "
+                    f"up to `{SCHEMA_VERSION}`",
+                    code="ledger.schema_version", file=str(self.path),
+                )
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            if version < SCHEMA_VERSION:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+        self._transaction(create)

@@ -44,6 +44,7 @@ class CompiledPolicy:
 
     __slots__ = (
         "_candidates",
+        "_limits_for",
         "agents",
         "capabilities",
         "clearance_rank",
@@ -80,6 +81,7 @@ class CompiledPolicy:
         self.tier_by_name = MappingProxyType({t.name: t for t in self.tiers})
         self.limits = tuple(CompiledLimit.build(s, i) for i, s in enumerate(spec.limits))
         self._candidates: dict[str, tuple[CompiledCapability, ...]] = {}
+        self._limits_for: dict[str, tuple[CompiledLimit, ...]] = {}
 
     def candidates(self, tool: str) -> tuple[CompiledCapability, ...]:
         """Capabilities whose tool globs match `tool`, most severe first (cached per name)."""
@@ -94,6 +96,17 @@ class CompiledPolicy:
             if len(self._candidates) >= _TOOL_CACHE_MAX:
                 self._candidates.clear()  # bounded: a flood of invented tool names cannot grow it
             self._candidates[tool] = found
+        return found
+
+    def limits_for(self, tool: str) -> tuple[CompiledLimit, ...]:
+        """Limits an action of `tool` may count against (cached per tool name)."""
+        found = self._limits_for.get(tool)
+        if found is None:
+            names = {c.name for c in self.candidates(tool)}
+            found = tuple(limit for limit in self.limits if limit.may_apply(tool, names))
+            if len(self._limits_for) >= _TOOL_CACHE_MAX:
+                self._limits_for.clear()
+            self._limits_for[tool] = found
         return found
 
     def capability_for(self, action: Action) -> CompiledCapability | None:

@@ -98,6 +98,14 @@ class CompiledLimit:
             tool_rx=compile_globs([spec.tool]) if spec.tool else None, steps=tuple(steps),
         )
 
+    def may_apply(self, tool: str, capabilities: set[str]) -> bool:
+        """Whether an action of `tool`, matching some of `capabilities`, can touch this limit."""
+        if self.steps:
+            return any(step.tool_rx.match(tool) for step in self.steps)
+        if self.spec.capability is not None and self.spec.capability not in capabilities:
+            return False
+        return self.tool_rx is None or bool(self.tool_rx.match(tool))
+
     def observe(
         self, action: Action, capability: str | None, agent: str, now: float, state: LimitState
     ) -> LimitTrip | None:

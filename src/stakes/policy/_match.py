@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stakes.domain import Action
+from stakes.domain import Action, Reason
 from stakes.policy._schema import CapabilitySpec, ConditionSpec
 
 __all__ = ["CompiledCapability", "CompiledCondition", "compile_globs", "fold", "lookup"]
@@ -169,6 +169,7 @@ class CompiledCapability:
     resource_rx: re.Pattern[str] | None
     conditions: tuple[CompiledCondition, ...]
     exists: tuple[tuple[str, bool], ...]
+    reason: Reason
 
     @classmethod
     def build(
@@ -194,6 +195,8 @@ class CompiledCapability:
             resource_rx=compile_globs(spec.resource) if spec.resource else None,
             conditions=tuple(conditions),
             exists=tuple(exists),
+            reason=Reason(f"capability:{spec.name}",
+                          f"stakes {spec.stakes} by capability `{spec.name}`", float(spec.stakes)),
         )
 
     def matches_rest(self, action: Action) -> bool:

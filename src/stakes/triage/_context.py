@@ -82,7 +82,9 @@ def ungrounded_target(action: Action, norm: Normalized) -> str | None:
     candidates: list[tuple[str, str]] = []
     for m in _TARGETS.finditer(norm.text):
         candidates.append((m.group(0), m.group(1) or m.group(0)))
-    candidates.extend((v, v) for v in _values(action.args))
+    for value in _values(action.args):
+        url = _TARGETS.match(value)
+        candidates.append((value, url.group(1) if url and url.group(1) else value))
     for target, short in candidates:
         if (target in tool_text or short in tool_text) and not (
             target in user_text or short in user_text

@@ -162,7 +162,7 @@ def undo_escapes(text: str) -> tuple[str, frozenset[str]] | None:
     return decoded, frozenset(flags)
 
 
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _BLOB = re.compile(r"(?<![A-Za-z0-9+/_-])(?:0x)?([A-Za-z0-9+/_-]{8,})(={0,2})(?![A-Za-z0-9+/=_-])")
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
@@ -181,8 +181,8 @@ def _printable(raw: bytes) -> str | None:
     if bad > (0 if len(raw) < 32 else len(raw) // 20):
         return None
     text = raw.decode("ascii", "replace")
-    letters = sum(c.isalpha() for c in text)
-    if letters * 3 < len(text):
+    words = sum(c.isalnum() or c.isspace() for c in text)
+    if words * 2 < len(text) or sum(c.isalpha() for c in text) < 2:
         return None
     return text
 
@@ -203,16 +203,18 @@ def decode_blobs(text: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if len(text) < 8:
         return out
-    jwt = "eyJ" in text and _JWT.search(text) is not None
+    jwts = [m.span() for m in _JWT.finditer(text)] if "eyJ" in text else []
     for m in _BLOB.finditer(text):
         core = m.group(1)
+        if jwts and any(start <= m.start() < end for start, end in jwts):
+            continue  # JWT segments are base64 JSON and signatures by design
         if _HEX_DIGITS.issuperset(core):
             if len(core) >= 12 and len(core) % 2 == 0:
                 decoded = _printable(bytes.fromhex(core))
                 if decoded is not None:
                     out.append(("encoded.hex", decoded))
             continue
-        if m.group(0).startswith("0x") or (jwt and core.startswith("eyJ")):
+        if m.group(0).startswith("0x"):
             continue
         if (core.isalpha() and (core.islower() or core.isupper())) or len(core) % 4 == 1:
             continue

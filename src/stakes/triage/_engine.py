@@ -84,7 +84,7 @@ class Triage:
         scorer: The suspicion scorer (default: the rule monitor).
     """
 
-    __slots__ = ("_rules", "policy", "routine", "scorer", "thresholds", "weights")
+    __slots__ = ("_rules", "_score_name", "policy", "routine", "scorer", "thresholds", "weights")
 
     def __init__(
         self,
@@ -94,6 +94,7 @@ class Triage:
     ) -> None:
         self.policy = policy
         self.scorer: SuspicionScorer = scorer or RulesScorer()
+        self._score_name = "rules" if isinstance(self.scorer, RulesScorer) else self.scorer.version
         self.thresholds = dict(thresholds)
         self.weights = policy.weights
         self.routine = policy.tiers[0]
@@ -118,8 +119,7 @@ class Triage:
         cap = policy.capability_for(action)
         if cap is not None:
             stakes = cap.stakes
-            reasons.append(Reason(f"capability:{cap.name}", f"stakes {cap.stakes} by capability "
-                                  f"`{cap.name}`", float(cap.stakes)))
+            reasons.append(cap.reason)
         elif policy.spec.infer_unknown:
             stakes, inferred = infer_stakes(action, norm)
             reasons.extend(inferred)
@@ -134,7 +134,7 @@ class Triage:
         forced: str | None = None
         blocked = False
         capability = cap.name if cap is not None else None
-        for limit in policy.limits:
+        for limit in policy.limits_for(action.tool):
             trip = limit.observe(action, capability, agent, now, state)
             if trip is not None:
                 reasons.append(trip.reason)
@@ -162,8 +162,9 @@ class Triage:
             if rule.stakes_at_least is not None and stakes >= rule.stakes_at_least:
                 tier, forced = rule.tier, forced or "stakes"
                 break
-            if rule.threshold is not None and rule.threshold.exceeded(
-                risk, action.id or action.args_hash()
+            threshold = rule.threshold
+            if threshold is not None and risk >= threshold.value and (
+                risk > threshold.value or threshold.exceeded(risk, action.id or action.args_hash())
             ):
                 tier, forced = rule.tier, None
                 break
@@ -183,7 +184,6 @@ class Triage:
             above_clearance=above,
             value_at_risk=cap.value_at_risk if cap is not None else None,
             reasons=tuple(reasons),
-            scores={"rules": suspicion} if isinstance(self.scorer, RulesScorer) else {
-                self.scorer.version: suspicion},
+            scores={self._score_name: suspicion},
             blocked=blocked,
         )

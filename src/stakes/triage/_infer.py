@@ -41,7 +41,7 @@ _VERBS = _table({
        "commit push merge install copy cp move mv rename tag label assign close archive enable "
        "disable start stop scale sync import export register subscribe unsubscribe invoke call "
        "trigger upsert replace store mark link attach detach restore snooze mute forward cancel "
-       "reject accept mount unmount lock unlock encrypt decrypt sign configure format",
+       "reject accept mount unmount lock unlock encrypt decrypt sign configure format give",
     3: "delete del remove rm rmdir unlink drop destroy purge exec execute run shell bash sh zsh "
        "cmd terminal powershell eval spawn system deploy rollback revert restart reboot shutdown "
        "terminate kill revoke truncate wipe erase reset overwrite uninstall evict drain force "
@@ -70,6 +70,12 @@ _NOUNS = _table({
        "vms terraform disk volume partition schema namespace deployment",
     8: "http https url webhook network",
 })
+_COMMON_NOUNS = frozenset((
+    "user", "file", "item", "record", "message", "mail", "account", "data", "table", "row",
+    "event", "issue", "order", "customer", "contact", "doc", "document", "repo", "branch",
+    "page", "post", "comment", "task", "ticket", "note", "folder", "object", "resource",
+    "config", "setting", "channel", "group", "member", "project", "job", "log", "report",
+))
 _KEY_QUALIFIERS = frozenset(("api", "access", "private", "ssh", "signing", "encryption", "secret",
                              "master", "root", "deploy", "rotate"))
 _READ_ONLY_COMMANDS = frozenset((
@@ -117,16 +123,21 @@ def _name(tool: str) -> _Name:
 def _name_uncached(tool: str) -> _Name:
     words = tool_words(tool)
     verbs = [(_VERBS[w], w) for w in words if w in _VERBS]
-    if not verbs:  # `deleteuser`: a known verb glued to a known word
+    if not verbs:  # `deleteuser`: a known verb glued to another word
         for w in words:
             for verb, lvl in _VERBS.items():
                 rest = w[len(verb):]
-                if len(verb) >= 3 and w.startswith(verb) and (rest in _VERBS or _noun(rest)):
+                if w.startswith(verb) and len(verb) >= 3 and rest.isalpha() and (
+                    (len(verb) >= 4 and len(rest) >= 3) or rest in _VERBS or _noun(rest)
+                    or rest in _COMMON_NOUNS or rest.rstrip("s") in _COMMON_NOUNS
+                ):
                     verbs.append((lvl, verb))
+                    words = (*words, rest)
     classes: set[int] = set()
     nouns: list[str] = []
+    verb_words = {v for _, v in verbs}
     for i, w in enumerate(words):
-        cls = _noun(w)
+        cls = _noun(w) if w not in verb_words else None
         if cls is None and w in ("key", "keys") and (
             (i and words[i - 1] in _KEY_QUALIFIERS) or "rotate" in words
         ):
@@ -240,11 +251,12 @@ def infer_stakes(action: Action, norm: Normalized) -> tuple[int, tuple[Reason, .
         ):
             level = min(level, 2)
             reasons.append(Reason("infer:read_only", "read-only shell commands: stakes 2", 2.0))
-    floor, floor_reasons = argument_floor(norm)
-    if floor > level:
-        level = floor
-        reasons.extend(floor_reasons)
-    amount = _largest_amount(action.args, norm)
+    if norm.shell is not None or norm.sql is not None:
+        floor, floor_reasons = argument_floor(norm)
+        if floor > level:
+            level = floor
+            reasons.extend(floor_reasons)
+    amount = _largest_amount(action.args, norm) if norm.keys else None
     if amount is not None:
         lvl = 4 if amount >= 10_000 else 3 if amount >= 1_000 else 0
         if lvl > level:

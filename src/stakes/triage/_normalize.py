@@ -185,7 +185,9 @@ def normalize(action: Action) -> Normalized:
             flat = False
             break
     argvs: list[tuple[str, list[str]]] = []
-    shape = _key_shape(args) if flat else None
+    shape = (_SHAPES.get(tuple(args), _UNSEEN) if flat else None)
+    if shape is _UNSEEN:
+        shape = _key_shape(args)
     if shape is not None:
         key_set, designated = shape
         wild_set = _EMPTY
@@ -202,13 +204,20 @@ def normalize(action: Action) -> Normalized:
     joined = leaves[0][1] if len(leaves) == 1 else "\n".join([v for _, v in leaves])
     if joined.isascii() and _TRIGGER.search(joined) is None and (
         len(joined) < 16 or _RUN16.search(joined) is None) and (
-        "=" not in joined or _PADDED.search(joined) is None
+        "=" not in joined or not _padded(joined)
     ):
         text = joined.lower()
         if "  " in text or "\t" in text:
             text = _SPACES.sub(" ", text)
-        if not kind and not lang and not argvs and not designated and not _sniffable(leaves):
-            return _make(text, (), _EMPTY, None, None, key_set, wild_set, False, False)
+        if not kind and not lang and not argvs and not designated:
+            if len(leaves) == 1:  # inline `_sniffable` for the common single-value case
+                first = text.lstrip().partition(" ")[0]
+                sniff = first in _SNIFF_FIRST or (
+                    "/" in first and first.rpartition("/")[2] in _SNIFF_FIRST)
+            else:
+                sniff = _sniffable(leaves)
+            if not sniff:
+                return _make(text, (), _EMPTY, None, None, key_set, wild_set, False, False)
         return _structures(kind, lang, leaves, [], text, set(), key_set, wild_set, argvs)
     flags: set[str] = set()
     folded: list[tuple[str, str]] = []
@@ -236,6 +245,16 @@ def normalize(action: Action) -> Normalized:
     return _structures(kind, lang, folded, decoded, text, flags, key_set, wild_set, argvs)
 
 
+def _padded(text: str) -> bool:
+    """Could `text` hold padded base64 (`cm0gLXJmIC8=`)? Only when a `=` follows a letter."""
+    i = text.find("=")
+    while i >= 0:
+        if i and (text[i - 1].isalnum() or text[i - 1] in "+/="):
+            return _PADDED.search(text) is not None
+        i = text.find("=", i + 1)
+    return False
+
+
 def _sniffable(leaves: Sequence[tuple[str, str]]) -> bool:
     """Could one of these (ASCII, separator-free) strings be a command or a statement?
 
@@ -249,13 +268,12 @@ def _sniffable(leaves: Sequence[tuple[str, str]]) -> bool:
 
 
 _SHAPES: dict[tuple[Any, ...], tuple[frozenset[str], bool] | None] = {}
+_UNSEEN: Any = object()
 
 
 def _key_shape(args: Mapping[str, Any]) -> tuple[frozenset[str], bool] | None:
     """`(keys, has a shell/SQL key)` for flat lowercase identifier keys, else None (cached)."""
     sig = tuple(args)
-    if sig in _SHAPES:
-        return _SHAPES[sig]
     shape: tuple[frozenset[str], bool] | None = None
     if all(type(k) is str and k.isidentifier() and k == k.lower() for k in sig):
         keys = frozenset(sig) if sig else _EMPTY
@@ -315,21 +333,23 @@ def _decode(
     if depth >= 3 or len(out) >= _MAX_DECODED:
         return
     found: list[str] = []
-    before = len(flags)
+    hidden: set[str] = set()
     url = undo_url(value)
     if url is not None:
         found.append(url[0])
         if url[1]:
-            flags.add("encoded.url")
+            hidden.add("encoded.url")
     esc = undo_escapes(value)
     if esc is not None:
         found.append(esc[0])
-        flags.update(esc[1])
+        hidden.update(esc[1])
     for flag, blob in decode_blobs(value):
         found.append(blob)
-        flags.add(flag)
-    if depth and len(flags) > before:
-        flags.add("encoded.layered")
+        hidden.add(flag)
+    if hidden:
+        flags.update(hidden)
+        if depth:
+            flags.add("encoded.layered")
     for d in found:
         if not d.isascii():
             d, more = fold_unicode(d)
@@ -376,6 +396,12 @@ def _structures(
     argvs: list[tuple[str, list[str]]],
 ) -> Normalized:
     shell_keyed = not keys.isdisjoint(SHELL_KEYS)
+    if len(leaves) == 1 and not decoded and not argvs and not flags:
+        key, value = leaves[0]  # one SQL statement: the common case, without the merging
+        route = _route(kind, lang, key, value, shell_keyed)
+        if route == "sql" or route == "sql?":
+            return _make(text, (), _EMPTY, None, parse_sql(value), keys, wild, False,
+                         route == "sql?")
     shells: list[ShellInfo] = []
     sqls: list[SqlInfo] = []
     designated_shell = designated_sql = False

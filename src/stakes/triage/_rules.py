@@ -199,10 +199,6 @@ _TEXT_RULES = {
 }
 
 
-# Literal-led regexes: the engine scans for the leading character at C speed.
-_CRED_DOT = re.compile(r"\.(?:env|vault|netrc|pgpass|npmrc|pypirc|s3cfg|ssh|aws|kube|docker|gnupg|"
-                       r"password|config/gcloud|azure|terraform|bash_h|zsh_h|psql_h|mysql_h)")
-_CRED_SLASH = re.compile(r"/(?:etc|run|proc)/")
 _LONG_RUN = re.compile(r"[a-z0-9]{16}")
 
 
@@ -216,7 +212,8 @@ def _gates(t: str) -> list[str]:
     """
     out = []
     if (
-        _CRED_DOT.search(t) is not None or _CRED_SLASH.search(t) is not None
+        "/." in t or "/etc/" in t or "/run/" in t or "/proc/" in t or t.startswith(".")
+        or " ." in t or "\n." in t or "'." in t or '".' in t or "=." in t or ".env" in t
         or "id_" in t or "_history" in t or "169.254" in t or "kube" in t or "environ" in t
         or "secret" in t or "credential" in t or "tfstate" in t or "wallet.dat" in t
         or "metadata.google" in t or "fd00:" in t
@@ -245,6 +242,7 @@ def _gates(t: str) -> list[str]:
     return out
 
 
+_TOOLS: dict[str, tuple[bool, bool]] = {}
 _STOP_VERBS = frozenset(("stop", "disable", "delete", "remove", "kill", "mask", "uninstall",
                          "pause", "suspend", "terminate", "purge", "clear", "truncate", "off"))
 _IAM_KEYS = frozenset(("action", "actions", "notaction", "principal", "principals", "permissions",
@@ -262,6 +260,15 @@ _CHANGE_VERBS = frozenset(("add", "create", "new", "update", "change", "set", "r
 _PAY_WORDS = frozenset(("pay", "payment", "payments", "transfer", "send", "wire", "withdraw",
                         "payout", "money", "remit", "crypto", "wallet"))
 _CRYPTO = re.compile(r"\b(?:0x[0-9a-f]{40}|bc1[02-9ac-hj-np-z]{11,71})\b")
+
+
+def _tool_traits(tool: str) -> tuple[bool, bool]:
+    """`(stops or disables something, moves money)` from the tool name, cached per name."""
+    words = tool_words(tool)
+    traits = (not _STOP_VERBS.isdisjoint(words), not _PAY_WORDS.isdisjoint(words))
+    if len(_TOOLS) < 8192:
+        _TOOLS[tool] = traits
+    return traits
 
 
 class RuleMonitor:
@@ -345,9 +352,9 @@ class RuleMonitor:
                 if rule is not None:
                     fired.setdefault(rule[0], f"{rule[1]}: {seen}")
         text = norm.text
-        words = tool_words(action.tool)
         groups = _gates(text)
-        if not _STOP_VERBS.isdisjoint(words):
+        stops, pays = _TOOLS.get(action.tool) or _tool_traits(action.tool)
+        if stops:
             groups.append("secmon")
         for group in groups:
             m = _TEXT[group].search(text)
@@ -357,7 +364,7 @@ class RuleMonitor:
         if norm.wildcards and not norm.wildcards.isdisjoint(_IAM_KEYS):
             key = sorted(norm.wildcards & _IAM_KEYS)[0]
             fired.setdefault("rule:iam.wildcard_grant", f"wildcard grant: `{key}` is `*`")
-        if not norm.keys.isdisjoint(_PAY_KEYS) or not _PAY_WORDS.isdisjoint(words):
+        if pays or not norm.keys.isdisjoint(_PAY_KEYS):
             _payments(action, norm, fired)
         if action.context:
             target = ungrounded_target(action, norm)

@@ -17,11 +17,16 @@ from dataclasses import dataclass
 
 from stakes.triage._shell_cmd import Cmd
 from stakes.triage._shell_facts import analyze
+from stakes.triage._shell_lex import Lexer
 from stakes.triage._shell_tables import (
+    CODE_SHELL,
+    ENDS,
+    KEYWORDS,
     KNOWN_COMMANDS,
     SHELLS,
     SQL_CLIENTS,
     SSH_VALUE_OPTS,
+    WRAPPERS,
     lang_of,
 )
 
@@ -78,57 +83,12 @@ _CACHE_SIZE = 2048
 _CACHE_MAX_LEN = 512
 _BUDGET = 200_000
 _NEEDS_TOKENIZER = re.compile(r"[|;&<>()$`\\'\"\n#{}*?\[]|=")
-_PLAIN = re.compile(r"[^\s'\"\\|;&<>()`$#]+")
-_DQ_PLAIN = re.compile(r"[^\"\\$`]+")
-_OPS = ("&>>", "<<<", "<<-", "&&", "||", ";;", "|&", ">>", "&>", ">&", "<&", "<<", "<>", ">|",
-        "|", ";", "&", "<", ">", "(", ")")
 _REDIRECT_OPS = frozenset((">", ">>", "<", "<>", ">|", "&>", "&>>", ">&", "<&", "<<", "<<-", "<<<"))
 _IFS = re.compile(r"\$\{IFS(?:[%#:][^}]*)?\}|\$IFS(?:\$\d|\$\{\d\})?")
 _SLASH_EXPANSION = re.compile(r"\$\{(?:PATH|HOME|PWD|SHELL|OLDPWD):0:1\}")
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _BRACE_LIST = re.compile(r"^\{[^{}]*,[^{}]*\}$")
-_ANSI_C = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{4}|[0-7]{1,3}|.)")
-_ANSI_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "e": "\x1b", "a": "\a", "b": "\b", "0": "\0"}
-# A string literal handed to a process-spawning call in Python, Perl, Ruby, PHP, Node.
-_CODE_SHELL = re.compile(
-    r"(?:system|popen|exec|execSync|spawnSync|call|run|check_output|check_call|getoutput|"
-    r"shell_exec|passthru|proc_open|Popen)\s*\(\s*\[?\s*[rbfu]?(['\"])(.+?)(?<!\\)\1"
-)
-_KEYWORDS = frozenset((
-    "if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "(", "time", "coproc",
-))
-_ENDS = frozenset((
-    "fi", "done", "esac", "}", ")",
-))
-
-# wrapper -> (options that take a value, positional arguments before the command)
-_WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
-    "sudo": (frozenset((
-        "-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "--user", "--group", "--chdir",
-        "--prompt", "--role", "--type", "--other-user", "--host", "--close-from",
-        "--command-timeout",
-    )), 0),
-    "doas": (frozenset(("-u", "-C")), 0),
-    "pkexec": (frozenset(("--user",)), 0),
-    "runuser": (frozenset(("-u", "-g", "-G", "--user", "--group")), 0),
-    "env": (frozenset(("-u", "-C", "--unset", "--chdir")), 0),
-    "nohup": (frozenset(), 0), "setsid": (frozenset(), 0), "command": (frozenset(), 0),
-    "builtin": (frozenset(), 0), "exec": (frozenset(("-a",)), 0), "unbuffer": (frozenset(), 0),
-    "time": (frozenset(("-f", "-o")), 0), "nice": (frozenset(("-n", "--adjustment")), 0),
-    "ionice": (frozenset(("-c", "-n", "-t")), 0),
-    "timeout": (frozenset(("-s", "-k", "--signal", "--kill-after")), 1),
-    "stdbuf": (frozenset(("-i", "-o", "-e")), 0), "chroot": (frozenset(("--userspec",)), 1),
-    "watch": (frozenset(("-n", "--interval")), 0), "flock": (frozenset(("-w", "-E")), 1),
-    "xargs": (frozenset((
-        "-I", "-i", "-n", "-P", "-L", "-l", "-d", "-E", "-s", "-a", "--max-args", "--max-procs",
-        "--delimiter", "--replace", "--arg-file",
-    )), 0),
-    "torsocks": (frozenset(), 0), "proxychains": (frozenset(("-f",)), 0),
-    "proxychains4": (frozenset(("-f",)), 0), "firejail": (frozenset(), 0),
-    "strace": (frozenset(("-o", "-e", "-p", "-s")), 0), "ltrace": (frozenset(("-o", "-e")), 0),
-    "busybox": (frozenset(), 0), "caffeinate": (frozenset(), 0), "faketime": (frozenset(), 1),
-}
 
 
 def parse_shell(cmd: str) -> ShellInfo:
@@ -193,72 +153,18 @@ def merge_shell(infos: Iterable[ShellInfo]) -> ShellInfo | None:
     )
 
 
-def _closing(s: str, i: int, opener: str = "(", closer: str = ")") -> int:
-    """Index of the bracket closing the one just before `i` (quotes respected), or len(s)."""
-    depth, n = 1, len(s)
-    while i < n:
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "'" and opener == "(":
-            j = s.find("'", i + 1)
-            i = n if j < 0 else j + 1
-            continue
-        if c == '"' and opener == "(":
-            j = i + 1
-            while j < n and s[j] != '"':
-                j += 2 if s[j] == "\\" else 1
-            i = j + 1
-            continue
-        if c == opener:
-            depth += 1
-        elif c == closer:
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return n
-
-
-def _backtick_end(s: str, i: int) -> int:
-    n = len(s)
-    while i < n:
-        if s[i] == "\\":
-            i += 2
-            continue
-        if s[i] == "`":
-            return i
-        i += 1
-    return n
-
-
-def _ansi_c(body: str) -> str:
-    def sub(m: re.Match[str]) -> str:
-        e = m.group(1)
-        if e[0] == "x" and len(e) > 1:
-            return chr(int(e[1:], 16))
-        if e[0] == "u" and len(e) == 5:
-            return chr(int(e[1:], 16))
-        if e[0] in "01234567":
-            return chr(int(e, 8) & 0xFF)
-        return _ANSI_SIMPLE.get(e, e)
-
-    return _ANSI_C.sub(sub, body)
-
-
 def _basename(word: str) -> str:
     return word.rstrip("/").rsplit("/", 1)[-1].rsplit("\\", 1)[-1].lower()
 
 
-class _Parser:
+class _Parser(Lexer):
     """Accumulates the simple commands of one command line (nested ones included)."""
 
-    __slots__ = ("budget", "cmds", "pipes", "sql", "tricks", "vars")
+    __slots__ = ("budget", "cmds", "pipes", "sql", "vars")
 
     def __init__(self) -> None:
+        super().__init__()
         self.cmds: list[Cmd] = []
-        self.tricks: set[str] = set()
         self.vars: dict[str, str] = {}
         self.sql: list[str] = []
         self.pipes = 0
@@ -334,196 +240,6 @@ class _Parser:
             names.extend(self.command(words, redirs, inner, pipeline, position, depth, wrappers))
         return names
 
-    def _tokens(self, s: str, depth: int) -> list[tuple[str, str, tuple[str, ...]]]:
-        toks: list[tuple[str, str, tuple[str, ...]]] = []
-        pieces: list[tuple[str, bool]] = []
-        inner: list[str] = []
-        heredocs: list[tuple[int, str, bool]] = []
-        want_delim: bool | None = None
-        i, n = 0, len(s)
-
-        def flush() -> None:
-            nonlocal want_delim
-            if pieces:
-                word = self._join(pieces)
-                if want_delim is not None:
-                    heredocs.append((len(toks), word, want_delim))
-                    want_delim = None
-                toks.append(("w", word, tuple(inner)))
-                pieces.clear()
-                inner.clear()
-
-        while i < n:
-            m = _PLAIN.match(s, i)
-            if m:
-                pieces.append((m.group(), False))
-                i = m.end()
-                continue
-            c = s[i]
-            if c in " \t\r\f\v":
-                flush()
-                i += 1
-            elif c == "\n":
-                flush()
-                toks.append(("op", ";", ()))
-                i += 1
-                if heredocs:
-                    i = self._heredoc_bodies(s, i, heredocs, toks)
-                    heredocs.clear()
-            elif c == "'":
-                j = s.find("'", i + 1)
-                j = n if j < 0 else j
-                pieces.append((s[i + 1:j], True))
-                i = j + 1
-            elif c == '"':
-                text, i = self._dquote(s, i + 1, depth, inner)
-                pieces.append((text, True))
-            elif c == "\\":
-                nxt = s[i + 1:i + 2]
-                if nxt == "\n":
-                    self.tricks.add("line_continuation")
-                elif nxt:
-                    if nxt.isalnum():
-                        self.tricks.add("backslash")
-                    pieces.append((nxt, True))
-                i += 2
-            elif c == "$":
-                i = self._dollar(s, i, depth, pieces, inner)
-            elif c == "`":
-                j = _backtick_end(s, i + 1)
-                body = s[i + 1:j]
-                inner.extend(self.parse(body, depth + 1, ()))
-                pieces.append(("`" + body + "`", False))
-                i = j + 1
-            elif c == "#" and not pieces:
-                j = s.find("\n", i)
-                i = n if j < 0 else j
-            elif c == "#":
-                pieces.append(("#", False))
-                i += 1
-            elif c in "<>" and s.startswith("(", i + 1):
-                j = _closing(s, i + 2)
-                body = s[i + 2:j]
-                inner.extend(self.parse(body, depth + 1, ()))
-                pieces.append((c + "(" + body + ")", False))
-                i = j + 1
-            else:
-                if c in "<>" and pieces and all(not q and t.isdigit() for t, q in pieces):
-                    pieces.clear()  # a file descriptor number: `2>`
-                    inner.clear()
-                else:
-                    flush()
-                op = next(o for o in _OPS if s.startswith(o, i))
-                toks.append(("op", op, ()))
-                i += len(op)
-                if op in ("<<", "<<-"):
-                    want_delim = op == "<<-"
-        flush()
-        return toks
-
-    def _join(self, pieces: list[tuple[str, bool]]) -> str:
-        if len(pieces) == 1:
-            return pieces[0][0]
-        for k, (text, quoted) in enumerate(pieces):
-            if quoted and not text:
-                self.tricks.add("quoting")
-            if k and text and (quoted or pieces[k - 1][1]):
-                prev = pieces[k - 1][0]
-                if prev and prev[-1].isalnum() and text[0].isalnum():
-                    self.tricks.add("quoting")
-        return "".join(t for t, _ in pieces)
-
-    def _dquote(self, s: str, i: int, depth: int, inner: list[str]) -> tuple[str, int]:
-        out: list[str] = []
-        n = len(s)
-        while i < n:
-            m = _DQ_PLAIN.match(s, i)
-            if m:
-                out.append(m.group())
-                i = m.end()
-                continue
-            c = s[i]
-            if c == '"':
-                return "".join(out), i + 1
-            if c == "\\":
-                nxt = s[i + 1:i + 2]
-                if nxt in ('"', "\\", "$", "`"):
-                    out.append(nxt)
-                elif nxt != "\n":
-                    out.append("\\" + nxt)
-                i += 2
-            elif c == "`":
-                j = _backtick_end(s, i + 1)
-                body = s[i + 1:j]
-                inner.extend(self.parse(body, depth + 1, ()))
-                out.append("`" + body + "`")
-                i = j + 1
-            elif s.startswith("$(", i) and not s.startswith("$((", i):
-                j = _closing(s, i + 2)
-                body = s[i + 2:j]
-                inner.extend(self.parse(body, depth + 1, ()))
-                out.append("$(" + body + ")")
-                i = j + 1
-            else:
-                out.append("$")
-                i += 1
-        return "".join(out), n
-
-    def _dollar(
-        self, s: str, i: int, depth: int, pieces: list[tuple[str, bool]], inner: list[str]
-    ) -> int:
-        nxt = s[i + 1:i + 2]
-        if nxt == "(":
-            if s.startswith("((", i + 1):
-                j = _closing(s, i + 3)
-                pieces.append((s[i:j + 2], False))
-                return j + 2
-            j = _closing(s, i + 2)
-            body = s[i + 2:j]
-            inner.extend(self.parse(body, depth + 1, ()))
-            pieces.append(("$(" + body + ")", False))
-            return j + 1
-        if nxt == "'":
-            j = i + 2
-            while j < len(s) and s[j] != "'":
-                j += 2 if s[j] == "\\" else 1
-            body = s[i + 2:j]
-            decoded = _ansi_c(body)
-            if decoded != body and re.search(r"\\(?:x|u|[0-7])", body):
-                self.tricks.add("ansi_c")
-            pieces.append((decoded, True))
-            return j + 1
-        if nxt == '"':
-            text, j = self._dquote(s, i + 2, depth, inner)
-            pieces.append((text, True))
-            return j
-        if nxt == "{":
-            j = _closing(s, i + 2, "{", "}")
-            pieces.append((s[i:j + 1], False))
-            return j + 1
-        pieces.append(("$", False))
-        return i + 1
-
-    def _heredoc_bodies(
-        self, s: str, i: int, heredocs: list[tuple[int, str, bool]],
-        toks: list[tuple[str, str, tuple[str, ...]]],
-    ) -> int:
-        for index, delim, strip_tabs in heredocs:
-            lines: list[str] = []
-            n = len(s)
-            while i < n:
-                j = s.find("\n", i)
-                j = n if j < 0 else j
-                line = s[i:j]
-                i = j + 1
-                if (line.lstrip("\t") if strip_tabs else line) == delim:
-                    break
-                lines.append(line)
-            toks[index] = ("w", "\n".join(lines), ())
-        return i
-
-    # -- commands ---------------------------------------------------------------------------
-
     def command(
         self, words: list[str], redirs: list[tuple[str, str]], inner: list[str], pipeline: int,
         position: int, depth: int, wrappers: tuple[str, ...],
@@ -537,9 +253,9 @@ class _Parser:
             self.vars[name] = value
             assigns.append(words[0])
             words = words[1:]
-        while words and words[0] in _KEYWORDS:
+        while words and words[0] in KEYWORDS:
             words = words[1:]
-        if words and words[0] in _ENDS and len(words) == 1:
+        if words and words[0] in ENDS and len(words) == 1:
             words = []
         if words and _BRACE_LIST.match(words[0]):
             words = [w for w in words[0][1:-1].split(",") if w] + words[1:]
@@ -547,7 +263,7 @@ class _Parser:
         wraps = list(wrappers)
         while words:
             name = _basename(words[0])
-            spec = _WRAPPERS.get(name)
+            spec = WRAPPERS.get(name)
             if spec is None:
                 break
             rest = self._skip_options(name, words[1:], spec)
@@ -719,7 +435,7 @@ class _Parser:
 
     def _code_commands(self, cmd: Cmd, code: str) -> None:
         """Parse the shell commands a program runs: `os.system('rm -rf /')`, `exec("...")`."""
-        for m in _CODE_SHELL.finditer(code):
+        for m in CODE_SHELL.finditer(code):
             self.parse(m.group(2), cmd.depth + 1, (*cmd.wrappers, cmd.name))
 
     def _utf16_b64(self, text: str) -> str:

@@ -9,6 +9,10 @@ import re
 from functools import lru_cache
 
 __all__ = [
+    "CODE_SHELL",
+    "ENDS",
+    "KEYWORDS",
+    "WRAPPERS",
     "CREDENTIAL_COMMANDS",
     "CREDENTIAL_PATH",
     "DOWNLOADERS",
@@ -193,3 +197,47 @@ def lang_of(name: str) -> str | None:
         return _LANG_NAMES[name]
     base = _LANG_SUFFIX.sub("", name)
     return _LANG_NAMES.get(base)
+
+
+CODE_SHELL = re.compile(
+    r"(?:system|popen|exec|execSync|spawnSync|call|run|check_output|check_call|getoutput|"
+    r"shell_exec|passthru|proc_open|Popen)\s*\(\s*\[?\s*[rbfu]?(['\"])(.+?)(?<!\\)\1"
+)
+"""A string literal handed to a process-spawning call (Python, Perl, Ruby, PHP, Node): group 2."""
+
+KEYWORDS = frozenset((
+    "if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "(", "time", "coproc",
+))
+"""Shell keywords dropped from the front of a simple command."""
+ENDS = frozenset((
+    "fi", "done", "esac", "}", ")",
+))
+"""Words that close a compound command (a lone `fi` is no command)."""
+
+WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
+    "sudo": (frozenset((
+        "-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "--user", "--group", "--chdir",
+        "--prompt", "--role", "--type", "--other-user", "--host", "--close-from",
+        "--command-timeout",
+    )), 0),
+    "doas": (frozenset(("-u", "-C")), 0),
+    "pkexec": (frozenset(("--user",)), 0),
+    "runuser": (frozenset(("-u", "-g", "-G", "--user", "--group")), 0),
+    "env": (frozenset(("-u", "-C", "--unset", "--chdir")), 0),
+    "nohup": (frozenset(), 0), "setsid": (frozenset(), 0), "command": (frozenset(), 0),
+    "builtin": (frozenset(), 0), "exec": (frozenset(("-a",)), 0), "unbuffer": (frozenset(), 0),
+    "time": (frozenset(("-f", "-o")), 0), "nice": (frozenset(("-n", "--adjustment")), 0),
+    "ionice": (frozenset(("-c", "-n", "-t")), 0),
+    "timeout": (frozenset(("-s", "-k", "--signal", "--kill-after")), 1),
+    "stdbuf": (frozenset(("-i", "-o", "-e")), 0), "chroot": (frozenset(("--userspec",)), 1),
+    "watch": (frozenset(("-n", "--interval")), 0), "flock": (frozenset(("-w", "-E")), 1),
+    "xargs": (frozenset((
+        "-I", "-i", "-n", "-P", "-L", "-l", "-d", "-E", "-s", "-a", "--max-args", "--max-procs",
+        "--delimiter", "--replace", "--arg-file",
+    )), 0),
+    "torsocks": (frozenset(), 0), "proxychains": (frozenset(("-f",)), 0),
+    "proxychains4": (frozenset(("-f",)), 0), "firejail": (frozenset(), 0),
+    "strace": (frozenset(("-o", "-e", "-p", "-s")), 0), "ltrace": (frozenset(("-o", "-e")), 0),
+    "busybox": (frozenset(), 0), "caffeinate": (frozenset(), 0), "faketime": (frozenset(), 1),
+}
+"""Wrappers that run another command: option words that take a value, positional words."""
