@@ -1,11 +1,12 @@
 """Normalization: one canonical, de-obfuscated view of an action's arguments.
 
 `normalize(action)` collects every string leaf of `args` (recursively; keys too when they are
-not plain identifiers), and, only when a cheap prefilter fires (non-ASCII text, `%XX`, a
-backslash, `&#`, a long base64-alphabet run, `$IFS`, `base64`...), folds unicode and decodes
-what was hidden. Shell and SQL are parsed when the tool name, an argument key or a content sniff
-says the text is a command or a statement. A routine read takes the fast path: one join, one
-`isascii`, two regex scans.
+not plain identifiers). Only when a cheap prefilter fires (non-ASCII text, `%`, a backslash,
+`&`, `$`, a pipe or `;`, a 16-character base64-alphabet run, padded base64...) does it fold
+unicode and decode what was hidden. Shell and SQL are parsed when the tool name, an argument key
+or a content sniff (the first word, or a separator) says the text is a command or a statement.
+A routine read takes the fast path: one pass over the arguments, `isascii`, two or three regex
+scans, no parsing.
 """
 
 from __future__ import annotations
@@ -97,8 +98,8 @@ class Normalized:
 
     Attributes:
         text: Every string value (and non-identifier key), folded and lowercased, joined by
-            newlines, with decoded payloads and de-obfuscated shell commands appended. Runs of
-            spaces are collapsed when the slow path ran.
+            newlines, with decoded payloads and de-obfuscated shell commands appended; runs of
+            spaces and tabs collapsed to one space.
         decoded: Payloads that had to be decoded (base64, hex, URL, escapes), as decoded.
         flags: What was undone: `encoded.base64`, `encoded.hex`, `encoded.url`,
             `encoded.unicode`, `encoded.layered`, `encoded.command` (a decoded payload is a
@@ -294,8 +295,8 @@ def _collect(
         keys.append(key)
         if not key.isidentifier():
             leaves.append(("", key))
-        if type(v) is str:
-            leaves.append((key, v))
+        if isinstance(v, str):
+            leaves.append((key, str(v)))
             if "*" in v and _WILDCARD.match(v):
                 wild.append(key)
         elif isinstance(v, Mapping):
@@ -312,8 +313,8 @@ def _collect_list(
         return
     strings = True
     for item in items:
-        if type(item) is str:
-            leaves.append((key, item))
+        if isinstance(item, str):
+            leaves.append((key, str(item)))
             if "*" in item and _WILDCARD.match(item):
                 wild.append(key)
         else:

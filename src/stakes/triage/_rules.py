@@ -9,10 +9,11 @@ so adding a rule never lowers suspicion. Obfuscation is a rule of its own: a har
 had to be decoded fires what its plain form fires (normalization decoded it) plus the
 obfuscation rules, so it never scores lower than the plain form.
 
-Rules read the `Normalized` view: its flags (obfuscation), shell and SQL facts, one combined
-regex over the text (credential paths, secrets, injected instructions, wildcard grants, paste
-sites, security tools), the argument keys (payments, wildcards) and, only when the action has a
-context, whether its targets come from a tool result rather than the user.
+Rules read the `Normalized` view: its flags (obfuscation), shell and SQL facts, the text
+(credential paths, live secrets, injected instructions, wildcard grants, paste sites, security
+tools: each regex behind a gate of substring tests, so a routine text pays for no regex), the
+argument keys (payments, wildcards) and, only when the action has a context, whether its targets
+come from a tool result rather than from the user.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from stakes.domain import Action, Reason
 from stakes.errors import PolicyError
 from stakes.triage._context import ungrounded_target
 from stakes.triage._normalize import Normalized
-from stakes.triage._shell_tables import CREDENTIAL_PATH
+from stakes.triage._shell_tables import credential_path
 from stakes.triage._words import tool_words
 
 __all__ = ["RULES", "Rule", "RuleMonitor", "RuleResult"]
@@ -149,7 +150,6 @@ _SQL_RULES = {
     "comment_trick": ("rule:sql.comment_trick", "comment trick"),
 }
 _TEXT_PATTERNS = {
-    "cred": CREDENTIAL_PATH.pattern,
     "secret": (
         r"-----begin (?:rsa |ec |dsa |openssh |encrypted |pgp )?private key"
         r"|\b(?:akia|asia)[0-9a-z]{16}\b|\bghp_[0-9a-z]{36}\b|\bgithub_pat_\w{22,}"
@@ -177,12 +177,6 @@ _TEXT_PATTERNS = {
         r"\[?\s*\"\*\"|\"notaction\"|administratoraccess|\broles/(?:owner|editor)\b"
         r"|\bcluster-admin\b|\biamfullaccess\b|\ballusers\b|\ballauthenticatedusers\b"
     ),
-    "sink": (
-        r"https?://[^\s/]*(?:pastebin|paste\.|hastebin|ghostbin|termbin|0x0\.st|transfer\.sh|"
-        r"file\.io|temp\.sh|bashupload|webhook\.site|requestbin|pipedream\.net|ngrok|interact\.sh|"
-        r"\.oast\.|burpcollaborator|canarytokens|dnslog|ceye\.io|anonfiles|gofile\.io|catbox\.moe)"
-        r"|discord(?:app)?\.com/api/webhooks|api\.telegram\.org/bot"
-    ),
     "secmon": (
         r"\b(?:auditd|falco|osqueryd?|cloudtrail|guardduty|auditbeat|sysmon|wazuh|ossec|"
         r"falcon-sensor|crowdstrike|sentinelone|selinux|apparmor|audit[ _-]?log(?:ging|s)?)\b"
@@ -190,11 +184,9 @@ _TEXT_PATTERNS = {
 }
 _TEXT = {name: re.compile(p) for name, p in _TEXT_PATTERNS.items()}
 _TEXT_RULES = {
-    "cred": ("rule:secrets.credential_access", "credential path"),
     "secret": ("rule:secrets.in_args", "secret in arguments"),
     "inject": ("rule:injection.instruction_in_args", "instruction in arguments"),
     "iam": ("rule:iam.wildcard_grant", "wildcard or admin grant"),
-    "sink": ("rule:exfil.paste_site", "paste site or request bin"),
     "secmon": ("rule:evasion.disable_logging", "security tooling targeted"),
 }
 
@@ -211,14 +203,6 @@ def _gates(t: str) -> list[str]:
     microseconds. Groups of tests sit behind a cheaper test that every member implies.
     """
     out = []
-    if (
-        "/." in t or "/etc/" in t or "/run/" in t or "/proc/" in t or t.startswith(".")
-        or " ." in t or "\n." in t or "'." in t or '".' in t or "=." in t or ".env" in t
-        or "id_" in t or "_history" in t or "169.254" in t or "kube" in t or "environ" in t
-        or "secret" in t or "credential" in t or "tfstate" in t or "wallet.dat" in t
-        or "metadata.google" in t or "fd00:" in t
-    ):
-        out.append("cred")
     if len(t) >= 16 and _LONG_RUN.search(t) is not None:  # every token pattern has one
         out.append("secret")
     if " " in t or "<" in t or "[" in t:
@@ -237,9 +221,34 @@ def _gates(t: str) -> list[str]:
         "fullaccess" in t
     ):
         out.append("iam")
-    if "://" in t or "discord" in t or "telegram" in t:
-        out.append("sink")
     return out
+
+
+_HOST = re.compile(r"[^\s/?#'\"<>]+")
+_SINK_HOSTS = (
+    "pastebin.com", "paste.ee", "hastebin.com", "ghostbin.co", "termbin.com", "0x0.st",
+    "transfer.sh", "file.io", "temp.sh", "bashupload.com", "webhook.site", "requestbin.com",
+    "requestbin.net", "pipedream.net", "ngrok.io", "ngrok-free.app", "ngrok.app", "interact.sh",
+    "oast.pro", "oast.live", "oast.site", "oast.online", "oast.fun", "oast.me",
+    "burpcollaborator.net", "canarytokens.com", "dnslog.cn", "ceye.io", "anonfiles.com",
+    "gofile.io", "catbox.moe",
+)
+_SINK_PREFIXES = ("paste.", "pastebin.", "webhook.", "requestbin.")
+
+
+def _sink(t: str) -> str | None:
+    """A paste site, request bin or tunnel a URL in `t` points at (host-suffix tests)."""
+    i = t.find("://")
+    while i >= 0:
+        m = _HOST.match(t, i + 3)
+        if m is not None:
+            host = m.group(0).rpartition("@")[2].partition(":")[0]
+            if host.endswith(_SINK_HOSTS) or host.startswith(_SINK_PREFIXES):
+                return host
+        i = t.find("://", i + 3)
+    if ("discord" in t and "/api/webhooks" in t) or "api.telegram.org/bot" in t:
+        return "discord or telegram webhook"
+    return None
 
 
 _TOOLS: dict[str, tuple[bool, bool]] = {}
@@ -356,11 +365,18 @@ class RuleMonitor:
         stops, pays = _TOOLS.get(action.tool) or _tool_traits(action.tool)
         if stops:
             groups.append("secmon")
+        cred = credential_path(text)
+        if cred is not None:
+            fired.setdefault("rule:secrets.credential_access", f"credential path: `{cred}`")
         for group in groups:
             m = _TEXT[group].search(text)
             if m is not None:
                 rule_id, what = _TEXT_RULES[group]
                 fired.setdefault(rule_id, f"{what}: `{m.group(0).strip()}`")
+        if "://" in text or "discord" in text:
+            sink = _sink(text)
+            if sink is not None:
+                fired.setdefault("rule:exfil.paste_site", f"paste site or request bin: `{sink}`")
         if norm.wildcards and not norm.wildcards.isdisjoint(_IAM_KEYS):
             key = sorted(norm.wildcards & _IAM_KEYS)[0]
             fired.setdefault("rule:iam.wildcard_grant", f"wildcard grant: `{key}` is `*`")
@@ -399,7 +415,7 @@ def _payments(action: Action, norm: Normalized, fired: dict[str, str]) -> None:
     else:
         if words & _PAYEE_NOUNS and words & _CHANGE_VERBS:
             fired.setdefault("rule:payments.new_recipient",
-                             f"tool `{action.tool}` changes who gets paid")
+                             f"tool `{action.tool.lower()}` changes who gets paid")
     if "amount" in norm.keys or words & _PAY_WORDS:
         m = _CRYPTO.search(norm.text)
         if m:

@@ -261,6 +261,7 @@ class _Parser(Lexer):
             words = [w for w in words[0][1:-1].split(",") if w] + words[1:]
             self.tricks.add("brace")
         wraps = list(wrappers)
+        name = ""
         while words:
             name = _basename(words[0])
             spec = WRAPPERS.get(name)
@@ -275,7 +276,7 @@ class _Parser(Lexer):
             self.cmds.append(Cmd("", [], redirs, pipeline, position, depth, tuple(wraps),
                                  tuple(inner), tuple(assigns)))
             return []
-        name = "$()" if words[0].startswith(("$(", "`")) else _basename(words[0])
+        name = "$()" if words[0].startswith(("$(", "`")) else name
         if any(ch in name for ch in "?*["):
             for known in KNOWN_COMMANDS:
                 if fnmatch.fnmatchcase(known, name):

@@ -17,7 +17,6 @@ from stakes.triage._shell_cmd import (
 )
 from stakes.triage._shell_tables import (
     CREDENTIAL_COMMANDS,
-    CREDENTIAL_PATH,
     EGRESS,
     LOG_PATH,
     RM_DANGER,
@@ -26,6 +25,7 @@ from stakes.triage._shell_tables import (
     STDIN_SENDERS,
     SYSTEM_FILE,
     TOP_DANGER,
+    credential_path,
 )
 
 __all__ = ["CHECKS"]
@@ -209,9 +209,9 @@ def _lang(cmd: Cmd, f: Facts) -> None:
             f.add("pipe_to_network", f"reads and sends in `{show}`")
     if _CODE_DL_EXEC.search(code):
         f.add("download_and_execute", f"`{show}`")
-    cred = CREDENTIAL_PATH.search(code)
+    cred = credential_path(code)
     if cred:
-        f.add("credential_access", f"`{show}` touches `{cred.group(0).strip()}`")
+        f.add("credential_access", f"`{show}` touches `{cred}`")
 
 
 def _privilege(cmd: Cmd, f: Facts) -> None:

@@ -29,11 +29,11 @@ from stakes.triage._shell_cmd import (
     written,
 )
 from stakes.triage._shell_tables import (
-    CREDENTIAL_PATH,
     DOWNLOADERS,
     INTERPRETERS,
     SHELLS,
     STDIN_SENDERS,
+    credential_path,
     lang_of,
 )
 
@@ -71,7 +71,7 @@ def analyze(cmds: list[Cmd], source: str) -> tuple[dict[str, str], list[str]]:
     _pipelines(cmds, f)
     if "mkfifo" in names and names & {"nc", "ncat", "netcat", "telnet", "openssl", "socat"}:
         f.add("reverse_shell", "`mkfifo` with a network relay")
-    m = _FORK_BOMB.search(source)
+    m = _FORK_BOMB.search(source) if "()" in source else None
     if m:
         f.add("destructive", f"fork bomb `{m.group(0)}`")
     return f.ev, f.targets
@@ -84,9 +84,9 @@ def _generic(cmd: Cmd, f: Facts) -> None:
         f.add("sudo", f"`{show}` under sudo")
     words = "\n".join(cmd.low[1:]) if cmd.name else ""
     if words:
-        m = CREDENTIAL_PATH.search(words)
-        if m:
-            f.add("credential_access", f"`{show}` touches `{m.group(0).strip()}`")
+        cred = credential_path(words)
+        if cred:
+            f.add("credential_access", f"`{show}` touches `{cred}`")
         if "/dev/" in words or "/inet/" in words:
             for word in cmd.low[1:]:
                 if "/dev/tcp/" in word or "/dev/udp/" in word or "/inet/tcp/" in word:
@@ -94,7 +94,10 @@ def _generic(cmd: Cmd, f: Facts) -> None:
                     host = host_of(word)
                     if host:
                         f.target(host)
-        m = ADMIN_POLICY.search(words)
+        m = ADMIN_POLICY.search(words) if (
+            "admin" in words or "roles/" in words or "nopasswd" in words or "all=(" in words
+            or "fullaccess" in words or "poweruser" in words
+        ) else None
         if m:
             f.add("privilege", f"`{show}` grants `{m.group(0)}`")
     for assign in cmd.assigns:
@@ -113,9 +116,9 @@ def _generic(cmd: Cmd, f: Facts) -> None:
             f.add("network_egress", f"`{op} {target}`")
             continue
         if op in ("<", "<<", "<<-", "<<<"):
-            m = CREDENTIAL_PATH.search(low)
-            if m:
-                f.add("credential_access", f"`{show}` reads `{m.group(0).strip()}`")
+            cred = credential_path(low)
+            if cred:
+                f.add("credential_access", f"`{show}` reads `{cred}`")
             continue
         if op not in (">", ">>", ">|", "&>", "&>>"):
             continue

@@ -10,14 +10,13 @@ from functools import lru_cache
 
 __all__ = [
     "CODE_SHELL",
-    "ENDS",
-    "KEYWORDS",
-    "WRAPPERS",
     "CREDENTIAL_COMMANDS",
     "CREDENTIAL_PATH",
     "DOWNLOADERS",
     "EGRESS",
+    "ENDS",
     "INTERPRETERS",
+    "KEYWORDS",
     "KNOWN_COMMANDS",
     "LOG_PATH",
     "PERSISTENCE_PATH",
@@ -29,6 +28,8 @@ __all__ = [
     "STDIN_SENDERS",
     "SYSTEM_FILE",
     "TOP_DANGER",
+    "WRAPPERS",
+    "credential_path",
     "lang_of",
 ]
 
@@ -188,6 +189,26 @@ SYSTEM_FILE = re.compile(
     r"|^/boot/|^/(?:usr/)?s?bin/|^/(?:usr/)?lib(?:32|64)?/[^/]+\.so"
 )
 """Single files the system needs: removing or truncating them breaks it."""
+
+
+def credential_path(text: str) -> str | None:
+    """The credential path or endpoint `text` mentions (lowercase input), or None.
+
+    Substring tests guard the regex (which is slow on this engine): every match of
+    `CREDENTIAL_PATH` contains one of them.
+    """
+    t = text
+    if (
+        "/." in t or "/etc/" in t or "/run/" in t or "/proc/" in t or t.startswith(".")
+        or " ." in t or "\n." in t or "'." in t or '".' in t or "=." in t or ".env" in t
+        or "id_" in t or "_history" in t or "169.254" in t or "kube" in t or "environ" in t
+        or "secret" in t or "credential" in t or "tfstate" in t or "wallet.dat" in t
+        or "metadata.google" in t or "fd00:" in t
+    ):
+        m = CREDENTIAL_PATH.search(t)
+        if m is not None:
+            return m.group(0).strip(" \t\n'\"=")
+    return None
 
 
 @lru_cache(maxsize=1024)
