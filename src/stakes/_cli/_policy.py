@@ -52,16 +52,25 @@ def check_policy(file: str | None, as_json: bool) -> None:
 
 @policy.command("calibrate")
 @click.argument("file")
-@click.argument("honest", type=click.Path(exists=True, dir_okay=False))
+@click.argument("honest")
 @fail_cleanly
 def calibrate_policy(file: str, honest: str) -> None:
-    """Fit FILE's budgeted thresholds on HONEST.jsonl; print the `thresholds:` block."""
+    """Fit FILE's budgeted thresholds on HONEST.jsonl; print the `thresholds:` block.
+
+    FILE may be `default` (the bundled policy); HONEST may be `reference` (the bundled
+    reference sample of honest ops traffic). Values are written exactly (ties at a threshold
+    are shared, so a rounded threshold would change who escalates).
+    """
     compiled = compile_policy(None if file == "default" else file)
-    actions = read_actions(honest)
+    if honest == "reference":
+        from stakes.demo import reference_honest_actions
+
+        actions = list(reference_honest_actions())
+    else:
+        actions = read_actions(honest)
     fitted = fit(compiled, actions)
     block = {"thresholds": {
-        name: {"value": round(t.value, 9), "tie_share": round(t.tie_share, 6),
-               "fitted_on": t.fitted_on}
+        name: {"value": t.value, "tie_share": t.tie_share, "fitted_on": t.fitted_on}
         for name, t in fitted.items()
     }}
     click.echo(yaml.safe_dump(block, sort_keys=False).rstrip())

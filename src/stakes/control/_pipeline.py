@@ -8,9 +8,10 @@ Fail closed: a step that raises, exceeds its timeout, or returns anything but a 
 a `pending` without a request) ends the pipeline with `block`, and the error is recorded on the
 step. Its declared cost is still charged (the work was spent).
 
-Containment: an action above the agent's clearance never runs directly. If the pipeline would
-`allow` or `edit` it, or ends in `escalate`, it becomes an approval request that only a cleared
-principal may approve; without an approval process it is blocked.
+Containment: an action above the agent's clearance, or over a stateful limit, never runs
+directly. If the pipeline would `allow` or `edit` it, or ends in `escalate`, it becomes an
+approval request that only a cleared principal may approve; without an approval process it is
+blocked.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ async def run_pipeline(steps: Sequence[ControlProtocol], ctx: StepContext) -> Pi
         request_id = result.request_id
         break
     if verdict is None or (
-        ctx.assessment.above_clearance and verdict in (Verdict.ALLOW, Verdict.EDIT)
+        ctx.assessment.requires_approval and verdict in (Verdict.ALLOW, Verdict.EDIT)
     ):
         return _hold(ctx, records, cost, escalated=verdict is None)
     if verdict is Verdict.ALLOW:
@@ -118,10 +119,12 @@ def _hold(
     ctx: StepContext, records: list[StepRecord], cost: float, *, escalated: bool
 ) -> PipelineResult:
     """Turn an unresolved (or uncleared) action into an approval request, or block it."""
-    why = (
-        "the pipeline ended in escalate" if escalated
-        else f"agent `{ctx.agent}` lacks clearance `{ctx.assessment.clearance_required}`"
-    )
+    if escalated:
+        why = "the pipeline ended in escalate"
+    elif ctx.assessment.above_clearance:
+        why = f"agent `{ctx.agent}` lacks clearance `{ctx.assessment.clearance_required}`"
+    else:
+        why = "a limit tripped"
     if ctx.approvals is None:
         records.append(StepRecord(step="hold", outcome=Verdict.BLOCK, reasons=(
             Reason("hold:no_approver", f"{why} and no approval process exists: blocked"),)))

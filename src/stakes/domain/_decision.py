@@ -34,9 +34,12 @@ class Reason:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Assessment:
     """The result of triage (normalize, policy, monitors): pure, computed in microseconds.
+
+    Treat it as immutable. It is not a frozen dataclass only because building a frozen one
+    costs about three times as much, and one is built for every action on the routine path.
 
     Attributes:
         stakes: Worst-outcome level, 0 (none) to 4 (catastrophic).
@@ -49,6 +52,8 @@ class Assessment:
         capability: The matched capability's name, or None for an unregistered action.
         clearance_required: The clearance the capability needs (None when unrestricted).
         above_clearance: True when the bound agent lacks `clearance_required`.
+        over_limit: True when a stateful limit with `then: escalate` tripped. Like containment,
+            such an action never runs without an approval.
         value_at_risk: The capability's declared value at risk, if any.
         reasons: Every rule, capability, limit and monitor that contributed.
         scores: Named monitor scores (e.g. `{"rules": 0.3}`).
@@ -64,10 +69,16 @@ class Assessment:
     capability: str | None = None
     clearance_required: str | None = None
     above_clearance: bool = False
+    over_limit: bool = False
     value_at_risk: float | None = None
     reasons: tuple[Reason, ...] = ()
     scores: Mapping[str, float] = field(default_factory=dict)
     blocked: bool = False
+
+    @property
+    def requires_approval(self) -> bool:
+        """True when the action may only run once approved: above clearance or over a limit."""
+        return self.above_clearance or self.over_limit
 
     def to_json(self) -> dict[str, Any]:
         """The assessment as JSON (the fields of the `stakes score` contract and more)."""
@@ -87,6 +98,8 @@ class Assessment:
             out["clearance_required"] = self.clearance_required
         if self.above_clearance:
             out["above_clearance"] = True
+        if self.over_limit:
+            out["over_limit"] = True
         if self.value_at_risk is not None:
             out["value_at_risk"] = self.value_at_risk
         if self.blocked:
@@ -134,9 +147,12 @@ class StepRecord:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """What the gate decided about one action, with everything needed to audit it.
+
+    Treat it as immutable once returned (not frozen for the same reason as `Assessment`; the
+    gate sets `ledger_seq` once, when the decision is recorded, before returning it).
 
     Attributes:
         id: The decision id (also the ledger event's decision id).

@@ -77,6 +77,10 @@ class Gate:
     ) -> None:
         self.policy = policy
         self.clock = clock or (lambda: datetime.now(UTC))
+        # Seconds since the epoch for limit windows: the injected clock's, or time.time (fast).
+        self._now: Callable[[], float] = (
+            time.time if clock is None else (lambda: self.clock().timestamp())
+        )
         thresholds = resolve_thresholds(policy, calibration)
         missing = [t for t in _budget_tiers(policy) if t not in thresholds]
         if missing:
@@ -145,7 +149,7 @@ class Gate:
         """Triage only (steps 1-2): no protocols, no ledger. Updates per-agent limit state."""
         action = self._bind(action, agent, assign_id=False)
         with self._lock:
-            return self.triage.assess(action, action.agent, self.clock().timestamp(), self._state)
+            return self.triage.assess(action, action.agent, self._now(), self._state)
 
     def check(self, action: Action | Mapping[str, Any], *, agent: str | None = None) -> Decision:
         """Decide about one action, synchronously, and record the decision.
@@ -206,7 +210,7 @@ class Gate:
         try:
             with self._lock:
                 assessment = self.triage.assess(
-                    action, action.agent, self.clock().timestamp(), self._state
+                    action, action.agent, self._now(), self._state
                 )
         except Exception as exc:  # fail closed: a triage error blocks, with the reason
             first = self.policy.tiers[-1].name
@@ -257,7 +261,7 @@ class Gate:
     def _record(self, decision: Decision, *, count: bool = True) -> Decision:
         """Step 4: the one place a decision is written (and counted) before it is returned."""
         if self.recorder is not None:
-            decision = replace(decision, ledger_seq=self.recorder.record(decision))
+            decision.ledger_seq = self.recorder.record(decision)
         if count:
             self.stats.add(decision)
         return decision

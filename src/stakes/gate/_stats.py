@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,19 +27,22 @@ class GateStats:
     forced_escalated: int = 0
     agent_cost: float = 0.0
     control_cost: float = 0.0
-    tiers: Counter[str] = field(default_factory=Counter)
-    verdicts: Counter[str] = field(default_factory=Counter)
+    tiers: dict[str, int] = field(default_factory=dict)
+    verdicts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, decision: Decision) -> None:
         """Count one decision."""
         a = decision.assessment
+        tiers, verdicts = self.tiers, self.verdicts
+        verdict = decision.verdict.value
         with self._lock:
             self.total += 1
-            self.tiers[a.tier] += 1
-            self.verdicts[decision.verdict.value] += 1
+            tiers[a.tier] = tiers.get(a.tier, 0) + 1
+            verdicts[verdict] = verdicts.get(verdict, 0) + 1
             self.agent_cost += decision.agent_cost
-            self.control_cost += decision.control_cost
+            if decision.control_cost:
+                self.control_cost += decision.control_cost
             if a.escalate:
                 if a.forced:
                     self.forced_escalated += 1

@@ -44,6 +44,7 @@ class CompiledPolicy:
 
     __slots__ = (
         "_candidates",
+        "_infer_clearance",
         "_limits_for",
         "agents",
         "capabilities",
@@ -82,6 +83,14 @@ class CompiledPolicy:
         self.limits = tuple(CompiledLimit.build(s, i) for i, s in enumerate(spec.limits))
         self._candidates: dict[str, tuple[CompiledCapability, ...]] = {}
         self._limits_for: dict[str, tuple[CompiledLimit, ...]] = {}
+        levels: list[tuple[str | None, int | None]] = []
+        current: tuple[str | None, int | None] = (None, None)
+        for level in range(5):
+            name = spec.infer_clearance.get(level)
+            if name is not None:
+                current = (name, self.clearance_rank[name])
+            levels.append(current)
+        self._infer_clearance = tuple(levels)
 
     def candidates(self, tool: str) -> tuple[CompiledCapability, ...]:
         """Capabilities whose tool globs match `tool`, most severe first (cached per name)."""
@@ -115,6 +124,10 @@ class CompiledPolicy:
             if cap.matches_rest(action):
                 return cap
         return None
+
+    def infer_clearance(self, stakes: int) -> tuple[str | None, int | None]:
+        """(clearance, rank) an unregistered action of inferred `stakes` needs, or (None, None)."""
+        return self._infer_clearance[stakes]
 
     def agent_clearance(self, agent: str) -> int:
         """The clearance rank of a bound agent; an unknown agent has the lowest rank."""

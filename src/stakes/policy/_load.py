@@ -151,6 +151,12 @@ def _check_references(spec: PolicySpec, lines: Mapping[_Loc, int], file: str) ->
         if spec.tiers[name].enter is None:
             fail(f"tier `{name}` needs `enter` (only the first, routine tier has none)",
                  ("tiers", name), "policy.missing_field")
+    for level, clearance in spec.infer_clearance.items():
+        if not 0 <= level <= 4:
+            fail(f"stakes level `{level}` is not 0-4", ("infer_clearance", level),
+                 "policy.bad_value")
+        if clearance not in clearances:
+            fail(f"unknown clearance `{clearance}`", ("infer_clearance", level))
     for name in spec.thresholds:
         if name not in spec.tiers:
             fail(f"threshold for unknown tier `{name}`", ("thresholds", name))

@@ -282,6 +282,10 @@ class PolicySpec(_Strict):
     """w(level) for levels 0..4: increasing, w(4) = 1. risk = suspicion * w(stakes)."""
     infer_unknown: bool = True
     """Infer stakes for tools no capability names, from what their names and arguments say."""
+    infer_clearance: dict[int, str] = Field(default_factory=dict)
+    """Clearance an unregistered action needs by its inferred stakes, e.g. `{4: critical}`:
+    an unknown tool that looks catastrophic is contained like a registered one. A level not
+    listed inherits the nearest lower listed level's clearance."""
     capabilities: list[CapabilitySpec] = Field(default_factory=list)
     limits: list[LimitSpec] = Field(default_factory=list)
     agents: dict[str, AgentSpec] = Field(default_factory=dict)

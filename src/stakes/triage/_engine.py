@@ -7,7 +7,8 @@ clock, no randomness.
     suspicion = the scorer's suspicion in [0, 1]
     risk      = suspicion * w(stakes)                       (w increasing, w(4) = 1)
     tier      = the most severe tier whose `enter` holds:
-                above_clearance (containment) | stakes >= stakes_at_least | risk over threshold
+                above_clearance (containment, or over a limit) | stakes >= stakes_at_least |
+                risk over threshold
 
 A tier entered by stakes, clearance or a limit is a mandatory escalation (`forced`), counted
 apart from the budgeted, risk-driven ones.
@@ -132,13 +133,16 @@ class Triage:
             stakes = floor
             reasons.extend(floor_reasons)
         forced: str | None = None
-        blocked = False
+        blocked = over_limit = False
         capability = cap.name if cap is not None else None
         for limit in policy.limits_for(action.tool):
             trip = limit.observe(action, capability, agent, now, state)
             if trip is not None:
                 reasons.append(trip.reason)
-                blocked = blocked or trip.block
+                if trip.block:
+                    blocked = True
+                else:
+                    over_limit = True
                 if trip.stakes > stakes:
                     stakes = trip.stakes
                     forced = "limit"
@@ -148,15 +152,17 @@ class Triage:
         risk = suspicion * self.weights[stakes]
         above = False
         required = None
-        if cap is not None and cap.clearance_rank is not None:
-            required = cap.clearance
-            if policy.agent_clearance(agent) < cap.clearance_rank:
-                above = True
-                reasons.append(Reason("clearance:above",
-                                      f"agent `{agent}` lacks clearance `{cap.clearance}`"))
+        if cap is not None:
+            required, rank = cap.clearance, cap.clearance_rank
+        else:  # an unregistered action: the clearance its inferred stakes call for, if any
+            required, rank = policy.infer_clearance(stakes)
+        if rank is not None and policy.agent_clearance(agent) < rank:
+            above = True
+            reasons.append(Reason("clearance:above", f"agent `{agent}` lacks clearance "
+                                  f"`{required}`"))
         tier = self.routine
         for rule in self._rules:
-            if rule.above_clearance and above:
+            if rule.above_clearance and (above or over_limit):
                 tier, forced = rule.tier, "clearance"
                 break
             if rule.stakes_at_least is not None and stakes >= rule.stakes_at_least:
@@ -182,6 +188,7 @@ class Triage:
             capability=capability,
             clearance_required=required,
             above_clearance=above,
+            over_limit=over_limit,
             value_at_risk=cap.value_at_risk if cap is not None else None,
             reasons=tuple(reasons),
             scores={self._score_name: suspicion},
