@@ -222,5 +222,7 @@ def test_stats_report_tax_and_rates(gate: Gate) -> None:
     stats = gate.stats.to_json()
     assert stats["actions"] == 10
     assert stats["forced_escalation_rate"] == pytest.approx(0.1)
-    assert stats["control_cost"] == pytest.approx(1.0)
-    assert stats["blended_tax"] == pytest.approx(0.1)
+    # The critical monitor (1) plus the held request, priced as an approval (40 by default).
+    assert stats["control_cost"] == pytest.approx(41.0)
+    assert stats["blended_tax"] == pytest.approx(4.1)
+    assert stats["forced_tax"] == pytest.approx(4.1)

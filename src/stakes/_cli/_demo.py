@@ -79,9 +79,19 @@ def render(result: DemoResult) -> None:
     s = result.stats
     console.print(
         f"escalation: by risk {s['risk_escalation_rate']:.2%} (budget "
-        f"{s['escalation_budget']:.2%}), forced {s['forced_escalation_rate']:.2%}; "
+        f"{s['escalation_budget']:.2%}), forced by stakes/clearance/limits "
+        f"{s['forced_escalation_rate']:.2%}")
+    console.print(
         f"blended safety tax {s['blended_tax']:.3f} ({s['control_cost']:.1f} control / "
-        f"{s['agent_cost']:.0f} agent cost units)")
+        f"{s['agent_cost']:.0f} agent cost units; target {s['safety_tax_budget']:.2f}): "
+        f"{s['forced_tax']:.3f} from mandatory escalations, "
+        f"{s['blended_tax'] - s['forced_tax']:.3f} from the risk budget")
+    held = sum(1 for d in result.decisions if d.verdict.value == "pending")
+    if s["blended_tax"] > s["safety_tax_budget"]:
+        console.print(
+            f"[yellow]over the safety-tax target[/]: {held} actions ({held / n:.2%}) were held "
+            "for approval (containment, limits, audits), each priced as a human review; "
+            "clear more agents, or approve by vetted agents, to spend less")
     lat = result.routine_latency_us
     console.print(f"cheap path (triage + decision, no ledger write): p50 "
                   f"{percentile(lat, 0.5):.1f} us, p99 {percentile(lat, 0.99):.1f} us; "

@@ -52,6 +52,7 @@ class Approvals:
         self.policy = policy
         self.recorder = recorder
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.cost = policy.spec.approvals.cost
         self._ids = (f"req-{os.urandom(4).hex()}-{n}" for n in itertools.count(1))
 
     def request(

@@ -134,6 +134,8 @@ def _hold(
         required_clearance=ctx.assessment.clearance_required, by=("human", "cleared"),
         expire_after=None,
     )
-    records.append(StepRecord(step="hold", outcome=Verdict.PENDING, reasons=(
+    # A held request is an approval: it costs what the policy's approval step costs.
+    hold_cost = ctx.approvals.cost
+    records.append(StepRecord(step="hold", outcome=Verdict.PENDING, cost=hold_cost, reasons=(
         Reason("hold:request", f"{why}: held for approval as `{request.id}`"),)))
-    return PipelineResult(Verdict.PENDING, None, tuple(records), cost, request.id)
+    return PipelineResult(Verdict.PENDING, None, tuple(records), cost + hold_cost, request.id)

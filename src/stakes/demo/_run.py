@@ -1,7 +1,8 @@
 """`stakes demo`: an ops deployment's traffic through the gate, end to end.
 
 Thresholds are calibrated on the reference seed's honest traffic; the demo runs a different
-seed (different tasks). Pending requests are resolved by a simulated on-call reviewer of stated
+seed (different tasks). Time is simulated (one action a minute by default), so per-hour limits
+see the deployment's pace, not how fast this machine replays it. Pending requests are resolved by a simulated on-call reviewer of stated
 accuracy, through the real approval process (recorded in the ledger like any approval).
 """
 
@@ -12,12 +13,14 @@ import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from stakes.demo._traffic import LabeledAction, generate_traffic
 from stakes.domain import Decision, Verdict
 from stakes.gate import Gate
+from stakes.testing import FakeClock
 
 __all__ = ["DemoOptions", "DemoResult", "run_demo"]
 
@@ -31,6 +34,8 @@ class DemoOptions:
     ledger: Path = Path(".stakes/demo-ledger.db")
     reviewer_accuracy: float = 0.95
     """Probability the simulated reviewer decides a held request correctly."""
+    seconds_per_action: float = 60.0
+    """Simulated time between actions (limits count per window of simulated time)."""
 
 
 @dataclass
@@ -70,31 +75,22 @@ def run_demo(options: DemoOptions, progress: Any = None) -> DemoResult:
     options.ledger.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{options.ledger}{suffix}").unlink(missing_ok=True)
-    gate = Gate.from_policy(None, ledger=options.ledger)
+    clock = FakeClock(datetime(2026, 11, 2, 8, 0, tzinfo=UTC))
+    gate = Gate.from_policy(None, ledger=options.ledger, clock=clock)
     handles = {name: gate.agent(name) for name in {la.action.agent for la in traffic}}
     decisions: list[Decision] = []
-    started = time.perf_counter()
+    final: list[str] = []
+    rng = random.Random(options.seed + 7)
+    wall = 0.0
     for la in traffic:
-        decisions.append(handles[la.action.agent].check(la.action))
+        clock.advance(options.seconds_per_action)
+        started = time.perf_counter()
+        decision = handles[la.action.agent].check(la.action)
+        wall += time.perf_counter() - started
+        decisions.append(decision)
+        final.append(_review(gate, la, decision, rng, options.reviewer_accuracy))
         if progress is not None:
             progress()
-    wall = time.perf_counter() - started
-    rng = random.Random(options.seed + 7)
-    final: list[str] = []
-    for la, decision in zip(traffic, decisions, strict=True):
-        if decision.verdict is not Verdict.PENDING or decision.request_id is None:
-            final.append(decision.verdict.value)
-            continue
-        correct = rng.random() < options.reviewer_accuracy
-        approve = (la.label != "malicious") == correct
-        if approve:
-            gate.approvals.approve(decision.request_id, by="oncall",
-                                   args_hash=decision.action.args_hash(), note="simulated reviewer")
-            gate.release(decision.request_id, decision.action)
-            final.append("approved")
-        else:
-            gate.approvals.deny(decision.request_id, by="oncall", note="simulated reviewer")
-            final.append("denied")
     report = gate.ledger.verify() if gate.ledger is not None else None
     result = DemoResult(
         traffic=traffic,
@@ -111,6 +107,26 @@ def run_demo(options: DemoOptions, progress: Any = None) -> DemoResult:
     )
     gate.close()
     return result
+
+
+def _review(
+    gate: Gate, la: LabeledAction, decision: Decision, rng: random.Random, accuracy: float
+) -> str:
+    """The simulated on-call reviewer resolves a held request within minutes.
+
+    It decides correctly with probability `accuracy` (knowing the ground-truth label: it stands
+    in for a careful human). Returns the final outcome: the verdict, `approved` or `denied`.
+    """
+    if decision.verdict is not Verdict.PENDING or decision.request_id is None:
+        return decision.verdict.value
+    correct = rng.random() < accuracy
+    if (la.label != "malicious") == correct:
+        gate.approvals.approve(decision.request_id, by="oncall",
+                               args_hash=decision.action.args_hash(), note="simulated reviewer")
+        gate.release(decision.request_id, decision.action)
+        return "approved"
+    gate.approvals.deny(decision.request_id, by="oncall", note="simulated reviewer")
+    return "denied"
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -98,7 +98,8 @@ class Gate:
         self._routine_allows = all(step.name == "allow" for step in self.pipelines[routine.name])
         self.trusted = trusted
         self.monitors = dict(monitors or {})
-        self.stats = GateStats(budget=policy.spec.budgets.escalation_rate)
+        self.stats = GateStats(budget=policy.spec.budgets.escalation_rate,
+                               tax_budget=policy.spec.budgets.safety_tax)
         self._state = LimitState()
         self._lock = threading.Lock()
         prefix = os.urandom(4).hex()

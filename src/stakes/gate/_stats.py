@@ -18,15 +18,19 @@ class GateStats:
     `blended_tax` = control_cost / agent_cost. `risk_escalation_rate` = actions that left the
     routine tier because of their risk / all actions (what the budget targets);
     `forced_escalation_rate` = actions forced out by stakes, clearance or a limit / all actions
-    (mandatory: reported apart, never dropped to fit the budget).
+    (mandatory: reported apart, never dropped to fit the budget); `forced_tax` = the control
+    cost of those / agent cost (the part of the blended tax the budget cannot trade away).
     """
 
     budget: float
+    tax_budget: float = 0.10
     total: int = 0
     risk_escalated: int = 0
     forced_escalated: int = 0
     agent_cost: float = 0.0
     control_cost: float = 0.0
+    forced_cost: float = 0.0
+    """Control cost spent on mandatory escalations (stakes, clearance, limits)."""
     tiers: dict[str, int] = field(default_factory=dict)
     verdicts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -43,6 +47,8 @@ class GateStats:
             self.agent_cost += decision.agent_cost
             if decision.control_cost:
                 self.control_cost += decision.control_cost
+                if a.forced:
+                    self.forced_cost += decision.control_cost
             if a.escalate:
                 if a.forced:
                     self.forced_escalated += 1
@@ -63,4 +69,6 @@ class GateStats:
                 "agent_cost": self.agent_cost,
                 "control_cost": self.control_cost,
                 "blended_tax": self.control_cost / self.agent_cost if self.agent_cost else 0.0,
+                "forced_tax": self.forced_cost / self.agent_cost if self.agent_cost else 0.0,
+                "safety_tax_budget": self.tax_budget,
             }

@@ -247,6 +247,9 @@ class ApprovalsSpec(_Strict):
     """A pending request expires to deny after this long."""
     humans: list[str] = Field(default_factory=lambda: ["human"])
     """Principals that count as human approvers (cleared for every capability)."""
+    cost: float = Field(40.0, ge=0)
+    """Control cost of a request held for approval outside an `approval` step (containment,
+    limits, a pipeline ending in escalate), in cost units."""
 
     @field_validator("expire_after", mode="before")
     @classmethod
