@@ -2,8 +2,9 @@
 
 Thresholds are calibrated on the reference seed's honest traffic; the demo runs a different
 seed (different tasks). Time is simulated (one action a minute by default), so per-hour limits
-see the deployment's pace, not how fast this machine replays it. Pending requests are resolved by a simulated on-call reviewer of stated
-accuracy, through the real approval process (recorded in the ledger like any approval).
+see the deployment's pace, not how fast this machine replays it. Pending requests are resolved
+within minutes by a simulated on-call reviewer of stated accuracy, through the real approval
+process (recorded in the ledger like any approval).
 """
 
 from __future__ import annotations
