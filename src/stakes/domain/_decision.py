@@ -30,7 +30,7 @@ class Reason:
         """`{"id", "detail"}` plus `score` when set."""
         out: dict[str, Any] = {"id": self.id, "detail": self.detail}
         if self.score is not None:
-            out["score"] = round(self.score, 6)
+            out["score"] = self.score
         return out
 
 
@@ -84,8 +84,8 @@ class Assessment:
         """The assessment as JSON (the fields of the `stakes score` contract and more)."""
         out: dict[str, Any] = {
             "stakes": self.stakes,
-            "suspicion": round(self.suspicion, 6),
-            "risk": round(self.risk, 6),
+            "suspicion": self.suspicion,
+            "risk": self.risk,
             "tier": self.tier,
             "escalate": self.escalate,
             "reasons": [r.to_json() for r in self.reasons],
@@ -105,7 +105,7 @@ class Assessment:
         if self.blocked:
             out["blocked"] = True
         if self.scores:
-            out["scores"] = {k: round(v, 6) for k, v in self.scores.items()}
+            out["scores"] = dict(self.scores)
         return out
 
 
@@ -138,12 +138,12 @@ class StepRecord:
             "outcome": str(self.outcome),
             "reasons": [r.to_json() for r in self.reasons],
             "cost": self.cost,
-            "latency_s": round(self.latency_s, 6),
+            "latency_s": self.latency_s,
         }
         if self.error:
             out["error"] = self.error
         if self.score is not None:
-            out["score"] = round(self.score, 6)
+            out["score"] = self.score
         return out
 
 
@@ -209,7 +209,7 @@ class Decision:
             "steps": [s.to_json() for s in self.steps],
             "agent_cost": self.agent_cost,
             "control_cost": self.control_cost,
-            "latency_s": round(self.latency_s, 9),
+            "latency_s": self.latency_s,
         }
         if self.final_action is not None and self.final_action is not self.action:
             out["final_action"] = self.final_action.to_json()
