@@ -16,7 +16,7 @@ from stakes import (
     compile_policy,
 )
 from stakes.domain import Assessment
-from stakes.errors import InputError
+from stakes.errors import InputError, PolicyError
 from stakes.testing import FakeClock
 from stakes.triage import Triage
 
@@ -226,3 +226,33 @@ def test_stats_report_tax_and_rates(gate: Gate) -> None:
     assert stats["control_cost"] == pytest.approx(41.0)
     assert stats["blended_tax"] == pytest.approx(4.1)
     assert stats["forced_tax"] == pytest.approx(4.1)
+
+
+def test_reload_swaps_policy_and_a_bad_reload_keeps_the_old(tmp_path: Path) -> None:
+    gate = Gate(compile_policy(text=POLICY))
+    before = gate.policy.hash
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(POLICY.replace("pipeline: [allow]", "pipeline: [teleport]"))
+    with pytest.raises(PolicyError):
+        gate.reload(bad)
+    assert gate.policy.hash == before
+    assert gate.agent("bot").check(READ).verdict is Verdict.ALLOW
+    stricter = tmp_path / "stricter.yaml"
+    stricter.write_text(POLICY.replace("{name: reads, tools: [\"fs.read\"], stakes: 0}",
+                                       "{name: reads, tools: [\"fs.read\"], stakes: 4}"))
+    gate.reload(stricter)
+    assert gate.policy.hash != before
+    assert gate.agent("cfo").check(READ).assessment.tier == "critical"
+
+
+def test_policy_redaction_applies_to_the_ledger(tmp_path: Path) -> None:
+    policy = compile_policy(text=POLICY + "redact: {keys: [\"*account*\"], patterns: "
+                                          "[\"V-[0-9]+\"]}\n")
+    gate = Gate(policy, ledger=tmp_path / "l.db")
+    gate.agent("cfo").check(Action(tool="fs.read", args={"path": "/x", "account_no": "123",
+                                                          "note": "pay V-77 today"}))
+    assert gate.ledger is not None
+    body = next(gate.ledger.entries()).body
+    assert "123" not in body
+    assert "V-77" not in body
+    gate.close()

@@ -64,6 +64,9 @@ class Gate:
         clock: Returns UTC now (injectable for tests).
     """
 
+    policy: CompiledPolicy
+    """The policy in force (swapped whole by `reload`)."""
+
     def __init__(
         self,
         policy: CompiledPolicy,
@@ -75,31 +78,14 @@ class Gate:
         monitors: Mapping[str, Monitor] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.policy = policy
         self.clock = clock or (lambda: datetime.now(UTC))
         # Seconds since the epoch for limit windows: the injected clock's, or time.time (fast).
         self._now: Callable[[], float] = (
             time.time if clock is None else (lambda: self.clock().timestamp())
         )
-        thresholds = resolve_thresholds(policy, calibration)
-        missing = [t for t in _budget_tiers(policy) if t not in thresholds]
-        if missing:
-            from stakes.demo import reference_honest_actions
-
-            fitted = calibrate(policy, reference_honest_actions(), scorer)
-            thresholds.update({t: fitted[t] for t in missing})
-            self.threshold_source = "bundled reference sample"
-        else:
-            self.threshold_source = "calibration" if calibration else "policy"
-        self.thresholds = thresholds
-        self.triage = Triage(policy, thresholds, scorer)
-        self.pipelines = build_pipelines(policy)
-        routine = policy.tiers[0]
-        self._routine_allows = all(step.name == "allow" for step in self.pipelines[routine.name])
         self.trusted = trusted
         self.monitors = dict(monitors or {})
-        self.stats = GateStats(budget=policy.spec.budgets.escalation_rate,
-                               tax_budget=policy.spec.budgets.safety_tax)
+        self._scorer = scorer
         self._state = LimitState()
         self._lock = threading.Lock()
         prefix = os.urandom(4).hex()
@@ -108,23 +94,69 @@ class Gate:
         if isinstance(ledger, str | Path):
             ledger = SqliteLedger(ledger)
         self.ledger = ledger
-        self.recorder: Recorder | None = None
-        if ledger is not None:
-            self.recorder = Recorder(
-                ledger,
+        self._requests: Any = (
+            SqliteRequestStore(ledger.path) if ledger is not None else MemoryRequestStore()
+        )
+        self._install(policy, calibration)
+        self.stats = GateStats(budget=policy.spec.budgets.escalation_rate,
+                               tax_budget=policy.spec.budgets.safety_tax)
+
+    def _install(
+        self, policy: CompiledPolicy, calibration: Mapping[str, Threshold] | None
+    ) -> None:
+        """Build everything that depends on the policy, then swap it in at once.
+
+        Everything is built before anything is assigned, so a policy that fails to build
+        (bad pipeline step, for instance) leaves the gate exactly as it was.
+        """
+        thresholds = resolve_thresholds(policy, calibration)
+        missing = [t for t in _budget_tiers(policy) if t not in thresholds]
+        source = "calibration" if calibration else "policy"
+        if missing:
+            from stakes.demo import reference_honest_actions
+
+            fitted = calibrate(policy, reference_honest_actions(), self._scorer)
+            thresholds.update({t: fitted[t] for t in missing})
+            source = "bundled reference sample"
+        triage = Triage(policy, thresholds, self._scorer)
+        pipelines = build_pipelines(policy)
+        recorder: Recorder | None = None
+        if self.ledger is not None:
+            recorder = Recorder(
+                self.ledger,
                 redactor=Redactor(
                     keys=(*Redactor.DEFAULT_KEYS, *policy.spec.redact.keys),
                     patterns=(*Redactor.DEFAULT_PATTERNS, *policy.spec.redact.patterns),
                 ),
                 policy_hash=policy.hash,
-                scorer_version=self.triage.scorer.version,
+                scorer_version=triage.scorer.version,
                 thresholds={k: v.value for k, v in thresholds.items()},
                 clock=self.clock,
             )
-            store: Any = SqliteRequestStore(ledger.path)
-        else:
-            store = MemoryRequestStore()
-        self.approvals = Approvals(store, policy, recorder=self.recorder, clock=self.clock)
+        approvals = Approvals(self._requests, policy, recorder=recorder, clock=self.clock)
+        routine = pipelines[policy.tiers[0].name]
+        with self._lock:
+            old: CompiledPolicy | None = getattr(self, "policy", None)
+            if old is not None and old.spec.limits != policy.spec.limits:
+                self._state = LimitState()  # limits changed: their windows start afresh
+            self.policy = policy
+            self.thresholds = thresholds
+            self.threshold_source = source
+            self.triage = triage
+            self.pipelines = pipelines
+            self._routine_allows = all(step.name == "allow" for step in routine)
+            self.recorder = recorder
+            self.approvals = approvals
+
+    def reload(
+        self, path: str | Path | None = None, *, calibration: Mapping[str, Threshold] | None = None
+    ) -> None:
+        """Load a new policy; on any error keep the one in force (and raise).
+
+        Raises:
+            PolicyError: the new policy does not load, validate, compile or build.
+        """
+        self._install(compile_policy(path), calibration)
 
     @classmethod
     def from_policy(cls, path: str | Path | None = None, **options: Any) -> Gate:
