@@ -59,11 +59,15 @@ def list_requests(policy: str | None, ledger: str | None, status: str | None,
     if as_json:
         print_json([r.to_json() for r in requests])
         return
-    table = Table("id", "status", "agent", "tool", "needs", "args hash", "expires",
-                  box=None, header_style="bold")
+    table = Table(box=None, header_style="bold")
+    table.add_column("id", no_wrap=True)
+    for column in ("status", "agent", "tool", "needs"):
+        table.add_column(column)
+    table.add_column("args hash", no_wrap=True)
+    table.add_column("expires", no_wrap=True)
     for r in requests:
         table.add_row(r.id, r.status, r.agent, r.tool, r.required_clearance or "-",
-                      r.args_hash[:12], r.expires_at)
+                      r.args_hash[:12], r.expires_at[:16].replace("T", " "))
     console.print(table)
 
 

@@ -65,8 +65,9 @@ def _show(decision: Decision) -> None:
         table.add_row(reason.id, reason.detail)
     console.print(table)
     if decision.request_id:
-        console.print(f"held as request [bold]{decision.request_id}[/]: "
-                      f"`stakes approvals approve {decision.request_id} --as <human>`")
+        console.print(f"held as request [bold]{decision.request_id}[/]; a human approves it "
+                      f"with `stakes approvals approve {decision.request_id} --as NAME --hash "
+                      f"{decision.action.args_hash()}`", soft_wrap=True)
     console.print(f"control cost {decision.control_cost:g}  latency "
                   f"{decision.latency_s * 1e6:.0f} us  ledger seq {decision.ledger_seq}")
 

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from urllib.parse import unquote
 
-__all__ = ["decode_blobs", "fold_unicode", "undo_escapes", "undo_url"]
+__all__ = ["blob_free", "decode_blobs", "fold_unicode", "undo_escapes", "undo_url"]
 
 # Zero-width, joiners, bidi controls, soft hyphen, BOM: removed. Unicode tag characters
 # (U+E0020..U+E007E), used to smuggle invisible ASCII, map back to the ASCII they mirror.
@@ -227,3 +227,33 @@ def decode_blobs(text: str) -> list[tuple[str, str]]:
         if decoded is not None:
             out.append(("encoded.base64", decoded))
     return out
+
+
+_BLOB_FREE: dict[str, bool] = {}
+_BLOB_FREE_SIZE = 4096
+_BLOB_FREE_MAX_LEN = 128
+
+
+def blob_free(text: str) -> bool:
+    """Whether `decode_blobs(text)` finds nothing, memoized per whitespace-separated token.
+
+    Exact: no blob, JWT or lookaround of `decode_blobs` spans whitespace (none of its classes
+    holds a whitespace character), so `decode_blobs(text)` is the concatenation of
+    `decode_blobs(token)` over `text.split()`, and a token shorter than 8 characters holds no
+    candidate. Routine tokens (`created_at`, `staging/app`, paths) repeat, so the memo makes the
+    common case a few dictionary lookups instead of a regex scan and base64 attempts.
+    """
+    memo = _BLOB_FREE
+    for token in text.split():
+        if len(token) < 8:
+            continue
+        free = memo.get(token)
+        if free is None:
+            free = not decode_blobs(token)
+            if len(token) <= _BLOB_FREE_MAX_LEN:
+                if len(memo) >= _BLOB_FREE_SIZE:
+                    memo.clear()  # cheap bound; the function is pure, dropping entries is safe
+                memo[token] = free
+        if not free:
+            return False
+    return True
