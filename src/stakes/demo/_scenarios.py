@@ -5,6 +5,7 @@ once per task (agent, service, database, ticket, version...); a step builder tur
 `Step` (one tool call with the tool result the agent then sees). `_traffic` assembles the steps of
 many tasks into labeled actions; the attack families live in `_attacks`.
 """
+
 from __future__ import annotations
 
 import random
