@@ -15,12 +15,12 @@ still trips (fail closed).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from stakes.domain import Action, Reason
-from stakes.policy._match import _MISSING, compile_globs, fold, lookup
+from stakes.policy._match import _MISSING, compile_globs, fold, glob_matcher, lookup
 from stakes.policy._schema import LimitSpec
 
 __all__ = ["BUCKETS", "CompiledLimit", "LimitState", "LimitTrip"]
@@ -47,14 +47,14 @@ class _Window:
 @dataclass(frozen=True, slots=True)
 class _SeqStep:
     tool_rx: Any
-    arg_rx: tuple[tuple[str, Any], ...]
+    arg_rx: tuple[tuple[str, Callable[[str], bool]], ...]
 
     def matches(self, action: Action) -> bool:
         if not self.tool_rx.match(action.tool):
             return False
-        for arg, rx in self.arg_rx:
+        for arg, test in self.arg_rx:
             value = lookup(action.args, arg)
-            if value is _MISSING or not rx.match(fold(str(value))):
+            if value is _MISSING or not test(fold(str(value))):
                 return False
         return True
 
@@ -87,7 +87,7 @@ class CompiledLimit:
             extra = step.model_extra or {}
             steps.append(_SeqStep(
                 tool_rx=compile_globs([step.tool]),
-                arg_rx=tuple((k, compile_globs([fold(str(v))])) for k, v in extra.items()),
+                arg_rx=tuple((k, glob_matcher(fold(str(v)))) for k, v in extra.items()),
             ))
         name = spec.name or (
             f"sequence-{index}" if spec.sequence else

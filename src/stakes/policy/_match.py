@@ -13,7 +13,14 @@ from typing import Any
 from stakes.domain import Action, Reason
 from stakes.policy._schema import CapabilitySpec, ConditionSpec
 
-__all__ = ["CompiledCapability", "CompiledCondition", "compile_globs", "fold", "lookup"]
+__all__ = [
+    "CompiledCapability",
+    "CompiledCondition",
+    "compile_globs",
+    "fold",
+    "glob_matcher",
+    "lookup",
+]
 
 _MISSING = object()
 
@@ -21,6 +28,27 @@ _MISSING = object()
 def compile_globs(globs: list[str]) -> re.Pattern[str]:
     """One case-insensitive regex matching any of `globs` (fnmatch syntax) in full."""
     return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs), re.IGNORECASE)
+
+
+def glob_matcher(glob: str) -> Callable[[str], bool]:
+    """A case-insensitive full-match predicate for one glob, without regex when it can.
+
+    `*word*`, `word*`, `*word` and a plain `word` become substring, prefix, suffix and
+    equality tests on the lowercased value (several times faster than a regex here);
+    anything else uses the fnmatch regex.
+    """
+    body = glob.strip("*").lower()
+    if not any(c in body for c in "*?[]"):
+        lead, trail = glob.startswith("*"), glob.endswith("*") and len(glob) > 1
+        if lead and trail:
+            return lambda value: body in value.lower()
+        if trail:
+            return lambda value: value.lower().startswith(body)
+        if lead:
+            return lambda value: value.lower().endswith(body)
+        return lambda value: value.lower() == body
+    rx = compile_globs([glob])
+    return lambda value: rx.match(value) is not None
 
 
 def fold(text: str) -> str:
