@@ -232,28 +232,41 @@ def decode_blobs(text: str) -> list[tuple[str, str]]:
 _BLOB_FREE: dict[str, bool] = {}
 _BLOB_FREE_SIZE = 4096
 _BLOB_FREE_MAX_LEN = 128
+# `_BLOB`'s alphabet to `b`, every other byte to a space (for ASCII text: one byte a character).
+_RUN_TABLE = bytes(
+    98 if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "+/_-") else 32 for c in range(256)
+)
+_RUN8 = "b" * 8
 
 
 def blob_free(text: str) -> bool:
-    """Whether `decode_blobs(text)` finds nothing, memoized per whitespace-separated token.
+    """Whether `decode_blobs(text)` finds nothing: True only when it provably does not.
 
-    Exact: no blob, JWT or lookaround of `decode_blobs` spans whitespace (none of its classes
-    holds a whitespace character), so `decode_blobs(text)` is the concatenation of
-    `decode_blobs(token)` over `text.split()`, and a token shorter than 8 characters holds no
-    candidate. Routine tokens (`created_at`, `staging/app`, paths) repeat, so the memo makes the
-    common case a few dictionary lookups instead of a regex scan and base64 attempts.
+    A candidate's core is a maximal run of the base64 alphabet (less a leading `0x`), and what
+    it decodes to depends on that run alone, so `text` is blob-free when every run of 8 or more
+    characters, decoded on its own, yields nothing (in context a JWT or a trailing `===` can only
+    drop a candidate). Runs are memoized: routine runs (`created_at`, `staging/app`, paths)
+    repeat, so the common case is a `find` and a dictionary lookup per run instead of a regex
+    scan and base64 attempts.
     """
+    if not text.isascii():
+        return not decode_blobs(text)
+    classes = text.encode().translate(_RUN_TABLE).decode()
     memo = _BLOB_FREE
-    for token in text.split():
-        if len(token) < 8:
-            continue
-        free = memo.get(token)
+    i = classes.find(_RUN8)
+    while i >= 0:
+        end = classes.find(" ", i + 8)
+        if end < 0:
+            end = len(classes)
+        run = text[i:end]
+        free = memo.get(run)
         if free is None:
-            free = not decode_blobs(token)
-            if len(token) <= _BLOB_FREE_MAX_LEN:
+            free = not decode_blobs(run)
+            if len(run) <= _BLOB_FREE_MAX_LEN:
                 if len(memo) >= _BLOB_FREE_SIZE:
                     memo.clear()  # cheap bound; the function is pure, dropping entries is safe
-                memo[token] = free
+                memo[run] = free
         if not free:
             return False
+        i = classes.find(_RUN8, end)
     return True

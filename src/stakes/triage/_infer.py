@@ -237,26 +237,27 @@ def infer_stakes(action: Action, norm: Normalized) -> tuple[int, tuple[Reason, .
     name = _name(action.tool)
     level = name.level
     reasons: list[Reason] = []
+    shell, sql = norm.shell, norm.sql
     if name.exec_like:
-        sql, shell = norm.sql, norm.shell
         if sql is not None and not norm.sql_sniffed and sql.read_only and not sql.facts and (
             shell is None
         ):
             level = 1
-            reasons.append(Reason("infer:read_only", "read-only sql: stakes 1", 1.0))
+            reasons.append(_READ_ONLY_SQL)
         elif shell is not None and not norm.shell_sniffed and not shell.facts and sql is None and (
             shell.commands and all(c in _READ_ONLY_COMMANDS for c in shell.commands)
             and not any(op.startswith((">", "&>")) and t not in ("/dev/null", "1", "2")
                         for op, t in shell.redirects)
         ):
             level = min(level, 2)
-            reasons.append(Reason("infer:read_only", "read-only shell commands: stakes 2", 2.0))
-    if norm.shell is not None or norm.sql is not None:
+            reasons.append(_READ_ONLY_SHELL)
+    if shell is not None or sql is not None:
         floor, floor_reasons = argument_floor(norm)
         if floor > level:
             level = floor
             reasons.extend(floor_reasons)
-    amount = _largest_amount(action.args, norm) if norm.keys else None
+    keys = norm.keys
+    amount = _largest_amount(action.args, norm) if keys and _has_amount(keys) else None
     if amount is not None:
         lvl = 4 if amount >= 10_000 else 3 if amount >= 1_000 else 0
         if lvl > level:
@@ -266,17 +267,17 @@ def infer_stakes(action: Action, norm: Normalized) -> tuple[int, tuple[Reason, .
         lvl = min(4, level + 1) if level >= 1 else 1
         if lvl > level:
             level = lvl
-            reasons.append(Reason("infer:environment", f"production target: stakes {lvl}",
-                                  float(lvl)))
+            reasons.append(_PRODUCTION[lvl])
     text = norm.text
-    if (norm.wildcards and not norm.wildcards.isdisjoint(_IAM_WILDCARD_KEYS)) or (
+    wildcards = norm.wildcards
+    if (wildcards and not wildcards.isdisjoint(_IAM_WILDCARD_KEYS)) or (
         ("admin" in text or "roles/" in text or "allusers" in text or "fullaccess" in text
          or "allauthenticated" in text) and _ADMIN.search(text) is not None
     ):
         if level < 4:
             level = 4
-            reasons.append(Reason("infer:wildcard", "wildcard or admin grant: stakes 4", 4.0))
-    elif norm.wildcards and level >= 2 and level < 4:
+            reasons.append(_ADMIN_GRANT)
+    elif wildcards and level >= 2 and level < 4:
         level += 1
         key = sorted(norm.wildcards)[0]
         reasons.append(Reason("infer:wildcard", f"wildcard `{key}`: stakes {level}",
@@ -286,14 +287,26 @@ def infer_stakes(action: Action, norm: Normalized) -> tuple[int, tuple[Reason, .
     return level, (*name.reasons, *reasons)
 
 
+# Reasons that never vary, built once (a `Reason` is immutable).
+_READ_ONLY_SQL = Reason("infer:read_only", "read-only sql: stakes 1", 1.0)
+_READ_ONLY_SHELL = Reason("infer:read_only", "read-only shell commands: stakes 2", 2.0)
+_ADMIN_GRANT = Reason("infer:wildcard", "wildcard or admin grant: stakes 4", 4.0)
+_PRODUCTION = {lvl: Reason("infer:environment", f"production target: stakes {lvl}", float(lvl))
+               for lvl in range(1, 5)}
+
+
 def _production(action: Action, norm: Normalized) -> bool:
-    if action.resource and _LIVE.search(action.resource.lower()):
-        return True
-    if "prod" not in norm.text and "live" not in norm.text:
+    resource = action.resource
+    if resource:
+        resource = resource.lower()
+        if ("prod" in resource or "live" in resource) and _LIVE.search(resource):
+            return True
+    text = norm.text
+    if "prod" not in text and "live" not in text:
         return False
-    if "prod" in norm.text and _PROD.search(norm.text):
+    if "prod" in text and _PROD.search(text):
         return True
-    if "live" in norm.text and not norm.keys.isdisjoint(_ENV_KEYS):
+    if "live" in text and not norm.keys.isdisjoint(_ENV_KEYS):
         for key, value in action.args.items():
             if isinstance(key, str) and key.lower() in _ENV_KEYS and isinstance(value, str) and (
                 _LIVE.search(value.lower())

@@ -11,9 +11,10 @@ obfuscation rules, so it never scores lower than the plain form.
 
 Rules read the `Normalized` view: its flags (obfuscation), shell and SQL facts, the text
 (credential paths, live secrets, injected instructions, wildcard grants, paste sites, security
-tools: each regex behind a gate of substring tests, so a routine text pays for no regex), the
-argument keys (payments, wildcards) and, only when the action has a context, whether its targets
-come from a tool result rather than from the user.
+tools: each regex behind a gate of substring tests), the argument keys (payments, wildcards)
+and, only when the action has a context, whether its targets come from a tool result rather
+than from the user. A routine action takes one screen (every gate's substrings in one anchored
+search, memoized per text) and gets the shared benign result.
 """
 
 from __future__ import annotations
@@ -191,7 +192,86 @@ _TEXT_RULES = {
 }
 
 
-_LONG_RUN = re.compile(r"[a-z0-9]{16}")
+def _table(classes: dict[str, str]) -> bytes:
+    """A `bytes.translate` table: each byte to its class letter (` ` when in no class)."""
+    table = bytearray(b" " * 256)
+    for chars, cls in classes.items():
+        for c in chars:
+            table[ord(c)] = ord(cls)
+    return bytes(table)
+
+
+# `[a-z0-9]` to `a`: a run of 16 is what every token pattern of `secret` holds, and a regex scan
+# for it costs ~45 ns a character; on the translated text it is one substring test. UTF-8 bytes
+# of other characters map to spaces, so the runs are those of the text.
+_SCREEN = _table({"abcdefghijklmnopqrstuvwxyz0123456789": "a"})
+_RUN16 = "a" * 16
+
+# Every substring whose presence opens a gate: of `_gates` (`inject` without its space-or-bracket
+# condition, `iam`), of `credential_path` and of `_sink`. Their absence (and no 16-character run,
+# no leading `.`) means no text rule can fire.
+_GATE_NEEDLES = (
+    "ignore", "disregard", "instruction", "forget", "you are now", "<|", "[inst", "[/inst",
+    "[system", "[/system", "im_start", "system>", "<information", "the user", "override",
+    "bypass", "before you", "message from", "developer mode", "jailbreak",
+    '"', "admin", "roles/", "allusers", "allauth", "fullaccess",
+    "/.", "/etc/", "/run/", "/proc/", " .", "\n.", "'.", '".', "=.", ".env", "id_", "_history",
+    "169.254", "kube", "environ", "secret", "credential", "tfstate", "wallet.dat",
+    "metadata.google", "fd00:",
+    "://", "discord",
+)
+# Characters of routine text, rarest first (measured on reads, listings, queries, tickets).
+_BY_RARITY = "[<\"j>x)(7=9:k84356'_b,1wyf2v0\n.h-uglmcd/pinrost ae"
+
+
+def _screen(needles: tuple[str, ...], rarity: str) -> re.Pattern[str]:
+    """One search for any of `needles`, each anchored on its rarest character.
+
+    `environ` becomes `v(?<=env)iron`: every alternative starts with a literal, so the engine
+    skips, at C speed, every position whose character anchors nothing, and a routine text pays
+    for a few positions instead of one substring scan per needle.
+    """
+    def rank(c: str) -> int:
+        return rarity.find(c)  # -1 (rarer than any listed) for characters not listed
+
+    groups: dict[str, list[str]] = {}
+    for needle in needles:
+        i = min(range(len(needle)), key=lambda k: (rank(needle[k]), k))
+        before, after = needle[:i + 1], needle[i + 1:]
+        behind = f"(?<={re.escape(before)})" if len(before) > 1 else ""
+        groups.setdefault(needle[i], []).append(behind + re.escape(after))
+    groups.setdefault(".", []).append("(?<=^\\.)")  # a leading dot: `credential_path`
+    return re.compile("|".join(
+        re.escape(c) + (f"(?:{'|'.join(alts)})" if any(alts) else "")
+        for c, alts in sorted(groups.items(), key=lambda kv: rank(kv[0]))
+    ))
+
+
+_GATE_SCREEN = _screen(_GATE_NEEDLES, _BY_RARITY)
+
+
+_QUIET: dict[str, bool] = {}
+_QUIET_SIZE = 4096
+_QUIET_MAX_LEN = 256
+
+
+def _quiet(t: str) -> bool:
+    """True when every text gate is closed on `t` (then no text rule fires).
+
+    That is: `_gates(t)` is empty, `credential_path`'s gate is closed and `_sink` has no `://`
+    or `discord` to look at. Memoized for short texts (routine texts repeat; the screen is
+    pure), bounded like the parse caches.
+    """
+    quiet = _QUIET.get(t)
+    if quiet is None:
+        quiet = _GATE_SCREEN.search(t) is None and (
+            len(t) < 16 or _RUN16 not in t.encode().translate(_SCREEN).decode()
+        )
+        if len(t) <= _QUIET_MAX_LEN:
+            if len(_QUIET) >= _QUIET_SIZE:
+                _QUIET.clear()  # cheap bound; the screen is pure, dropping entries is safe
+            _QUIET[t] = quiet
+    return quiet
 
 
 def _gates(t: str) -> list[str]:
@@ -203,7 +283,7 @@ def _gates(t: str) -> list[str]:
     microseconds. Groups of tests sit behind a cheaper test that every member implies.
     """
     out = []
-    if len(t) >= 16 and _LONG_RUN.search(t) is not None:  # every token pattern has one
+    if len(t) >= 16 and _RUN16 in t.encode().translate(_SCREEN).decode():  # every token has one
         out.append("secret")
     if " " in t or "<" in t or "[" in t:
         if (
@@ -222,6 +302,49 @@ def _gates(t: str) -> list[str]:
     ):
         out.append("iam")
     return out
+
+
+_FINDINGS: dict[str, tuple[tuple[str, str], ...]] = {}
+
+
+def _findings(text: str) -> tuple[tuple[str, str], ...]:
+    """`(rule id, detail)` of the text rules that hold whatever the tool.
+
+    A credential path, the `secret`, `inject` and `iam` patterns, a paste site. Memoized for
+    short texts (a URL or a path that opens a gate recurs); their rule ids are distinct from
+    each other and from `secmon`'s, so applying them together keeps first-detail-wins as the
+    rules are listed.
+    """
+    found = _FINDINGS.get(text)
+    if found is None:
+        out = []
+        cred = credential_path(text)
+        if cred is not None:
+            out.append(("rule:secrets.credential_access", f"credential path: `{cred}`"))
+        for group in _gates(text):
+            m = _TEXT[group].search(text)
+            if m is not None:
+                rule_id, what = _TEXT_RULES[group]
+                out.append((rule_id, f"{what}: `{m.group(0).strip()}`"))
+        if "://" in text or "discord" in text:
+            sink = _sink(text)
+            if sink is not None:
+                out.append(("rule:exfil.paste_site", f"paste site or request bin: `{sink}`"))
+        found = tuple(out)
+        if len(text) <= _QUIET_MAX_LEN:
+            if len(_FINDINGS) >= _QUIET_SIZE:
+                _FINDINGS.clear()  # cheap bound; the function is pure, dropping entries is safe
+            _FINDINGS[text] = found
+    return found
+
+
+def _secmon_gate(t: str) -> bool:
+    """Could `_TEXT["secmon"]` match? Each of its alternatives holds one of these."""
+    return (
+        "audit" in t or "falco" in t or "osquery" in t or "cloudtrail" in t or "guardduty" in t
+        or "sysmon" in t or "wazuh" in t or "ossec" in t or "crowdstrike" in t
+        or "sentinelone" in t or "selinux" in t or "apparmor" in t
+    )
 
 
 _HOST = re.compile(r"[^\s/?#'\"<>]+")
@@ -338,6 +461,32 @@ class RuleMonitor:
         Returns:
             Suspicion in [0, 1] and one reason per fired rule.
         """
+        stops, pays = _TOOLS.get(action.tool) or _tool_traits(action.tool)
+        shell = norm.shell
+        sql = norm.sql
+        # A routine action: nothing decoded, no shell or SQL fact, no payment or wildcard, every
+        # text gate closed, no ungrounded target. The benign result, without building anything.
+        if not (norm.flags or stops or pays or norm.wildcards) and (
+            shell is None or not shell.facts
+        ) and (sql is None or not sql.facts) and norm.keys.isdisjoint(_PAY_KEYS) and (
+            _quiet(norm.text)
+        ):
+            if not action.context:
+                return self._benign
+            target = ungrounded_target(action, norm)
+            if target is None:
+                return self._benign
+            return self._score(action, norm, stops, pays, target, True)
+        return self._score(action, norm, stops, pays, None, False)
+
+    def _score(
+        self, action: Action, norm: Normalized, stops: bool, pays: bool, target: str | None,
+        grounded: bool,
+    ) -> RuleResult:
+        """The rules that fire.
+
+        `target` is the ungrounded target when `grounded` says it was already looked for.
+        """
         fired: dict[str, str] = {}
         if norm.flags:
             for flag, rule_id, what in _FLAG_RULES:
@@ -361,29 +510,22 @@ class RuleMonitor:
                 if rule is not None:
                     fired.setdefault(rule[0], f"{rule[1]}: {seen}")
         text = norm.text
-        groups = _gates(text)
-        stops, pays = _TOOLS.get(action.tool) or _tool_traits(action.tool)
-        if stops:
-            groups.append("secmon")
-        cred = credential_path(text)
-        if cred is not None:
-            fired.setdefault("rule:secrets.credential_access", f"credential path: `{cred}`")
-        for group in groups:
-            m = _TEXT[group].search(text)
+        if not _quiet(text):  # quiet: every gate closed, no credential path, group or sink
+            for rule_id, detail in _findings(text):
+                fired.setdefault(rule_id, detail)
+        if stops and _secmon_gate(text):
+            m = _TEXT["secmon"].search(text)
             if m is not None:
-                rule_id, what = _TEXT_RULES[group]
+                rule_id, what = _TEXT_RULES["secmon"]
                 fired.setdefault(rule_id, f"{what}: `{m.group(0).strip()}`")
-        if "://" in text or "discord" in text:
-            sink = _sink(text)
-            if sink is not None:
-                fired.setdefault("rule:exfil.paste_site", f"paste site or request bin: `{sink}`")
         if norm.wildcards and not norm.wildcards.isdisjoint(_IAM_KEYS):
             key = sorted(norm.wildcards & _IAM_KEYS)[0]
             fired.setdefault("rule:iam.wildcard_grant", f"wildcard grant: `{key}` is `*`")
         if pays or not norm.keys.isdisjoint(_PAY_KEYS):
             _payments(action, norm, fired)
         if action.context:
-            target = ungrounded_target(action, norm)
+            if not grounded:
+                target = ungrounded_target(action, norm)
             if target is not None:
                 fired["rule:context.ungrounded_target"] = (
                     f"`{target}` appears in a tool result but not in the task or user messages"
@@ -417,7 +559,8 @@ def _payments(action: Action, norm: Normalized, fired: dict[str, str]) -> None:
             fired.setdefault("rule:payments.new_recipient",
                              f"tool `{action.tool.lower()}` changes who gets paid")
     if "amount" in norm.keys or words & _PAY_WORDS:
-        m = _CRYPTO.search(norm.text)
+        text = norm.text
+        m = _CRYPTO.search(text) if "0x" in text or "bc1" in text else None  # its two literals
         if m:
             fired.setdefault("rule:payments.crypto_address",
                              f"payment to crypto address `{m.group(0)}`")
