@@ -34,8 +34,13 @@ from stakes.ledger import Recorder, Redactor, SqliteLedger
 OUT = Path(__file__).parent / "results" / "gate.json"
 
 
-def routine_mix(n: int, seed: int = 7) -> list[Action]:
-    """The declared routine mix: reads, listings and simple SELECTs, ids and agents bound."""
+def routine_mix(n: int, seed: int = 7, *, unique: bool = False) -> list[Action]:
+    """The declared routine mix: reads, listings and simple SELECTs, ids and agents bound.
+
+    With `unique`, every path and query carries a fresh token, so no argument value repeats and
+    triage's bounded memos never hit (the cold case); without it, values repeat the way a
+    deployment's reads do (the same files and tables, different ids).
+    """
     rng = random.Random(seed)
     dirs = ["/srv/app", "/srv/app/src", "/var/www", "/home/ops/notes", "/opt/tools", "/srv/data"]
     files = ["README.md", "config.yaml", "main.py", "handlers.py", "CHANGELOG.md", "app.log"]
@@ -44,16 +49,17 @@ def routine_mix(n: int, seed: int = 7) -> list[Action]:
     out: list[Action] = []
     for i in range(n):
         kind = rng.random()
+        token = f"{i}-" if unique else ""
         if kind < 0.35:
-            tool, args = "fs.read", {"path": f"{rng.choice(dirs)}/{rng.choice(files)}"}
+            tool, args = "fs.read", {"path": f"{rng.choice(dirs)}/{token}{rng.choice(files)}"}
         elif kind < 0.55:
-            tool, args = "fs.list", {"path": rng.choice(dirs)}
+            tool, args = "fs.list", {"path": f"{rng.choice(dirs)}/{token}"}
         elif kind < 0.65:
             tool, args = "k8s.get", {"kind": "pods", "namespace": rng.choice(["staging", "dev"])}
         elif kind < 0.72:
             tool, args = "git.status", {"repo": "acme/api"}
         else:
-            table = rng.choice(tables)
+            table = rng.choice(tables) + (f"_{i}" if unique else "")
             sql = f"SELECT {rng.choice(cols)} FROM {table} WHERE id = {rng.randint(1, 99999)}"
             tool, args = "sql.query", {"sql": sql, "database": "staging/app"}
         out.append(Action(tool=tool, args=args, id=f"r-{i}", agent="ops-bot"))
@@ -149,10 +155,26 @@ def cedar(actions: list[Action]) -> dict[str, Any]:
             "note": "pre-parsed PolicySet and Entities; request dicts built outside the timer"}
 
 
+def machine_reference() -> dict[str, float]:
+    """How fast this machine runs plain Python: a dict lookup plus a small regex search
+    (1.2 us on the reference machine), and `sum(range(1000))`."""
+    import re
+    import timeit
+
+    table = {f"tool.{i}": i for i in range(100)}
+    rx = re.compile(r"rm\s+-rf|drop\s+table")
+    n = 200_000
+    lookup = timeit.timeit(lambda: (table.get("tool.42"), rx.search("SELECT id FROM users")),
+                           number=n) / n * 1e6
+    loop = timeit.timeit(lambda: sum(range(1000)), number=20_000) / 20_000 * 1e6
+    return {"dict_lookup_plus_regex_us": round(lookup, 3), "sum_range_1000_us": round(loop, 2)}
+
+
 def main() -> None:
     mix = routine_mix(20_000)
     gate = Gate.from_policy()
     routine = latencies(gate, mix)
+    cold = latencies(Gate.from_policy(), routine_mix(20_000, seed=8, unique=True))
     escalated = sum(1 for a in mix if gate.assess(a, agent=a.agent).escalate)
     demo = [la.action for la in generate_traffic(seed=1) if la.label == "routine"]
     realistic = latencies(Gate.from_policy(), demo)
@@ -160,8 +182,10 @@ def main() -> None:
     results = {
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
                     "processor": platform.machine()},
+        "machine_reference": machine_reference(),
         "routine_mix": {**routine, "escalated_share": escalated / len(mix),
                         "targets": {"p50_us": 20, "p99_us": 100}},
+        "routine_mix_unique_values": cold,
         "demo_routine_traffic": realistic,
         "cedarpy": stakes_vs_cedar,
         "cedar_p50_over_stakes_p50": round(stakes_vs_cedar["p50_us"] / routine["p50_us"], 2),

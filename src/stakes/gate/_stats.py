@@ -39,7 +39,7 @@ class GateStats:
         """Count one decision."""
         a = decision.assessment
         tiers, verdicts = self.tiers, self.verdicts
-        verdict = decision.verdict.value
+        verdict = decision.verdict  # a StrEnum: hashes and serializes as its value
         with self._lock:
             self.total += 1
             tiers[a.tier] = tiers.get(a.tier, 0) + 1

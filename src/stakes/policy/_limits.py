@@ -50,8 +50,9 @@ class _SeqStep:
     arg_rx: tuple[tuple[str, Callable[[str], bool]], ...]
 
     def matches(self, action: Action) -> bool:
-        if not self.tool_rx.match(action.tool):
-            return False
+        return bool(self.tool_rx.match(action.tool)) and self.args_match(action)
+
+    def args_match(self, action: Action) -> bool:
         for arg, test in self.arg_rx:
             value = lookup(action.args, arg)
             if value is _MISSING or not test(fold(str(value))):
@@ -78,6 +79,7 @@ class CompiledLimit:
     spec: LimitSpec
     tool_rx: Any
     steps: tuple[_SeqStep, ...]
+    step_cache: dict[str, tuple[int, ...]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def build(cls, spec: LimitSpec, index: int) -> CompiledLimit:
@@ -153,15 +155,16 @@ class CompiledLimit:
     def _observe_sequence(
         self, action: Action, agent: str, now: float, state: LimitState
     ) -> LimitTrip | None:
+        matched = [i for i in self._steps_for(action.tool) if self.steps[i].args_match(action)]
+        if not matched:
+            return None
         within = float(self.spec.within or 0.0)
         progress = state.sequences.get((self.index, agent))
         if progress is None:
             progress = state.sequences[(self.index, agent)] = [None] * len(self.steps)
         tripped = False
         # Walk backwards so one action advances the sequence by at most one step.
-        for i in range(len(self.steps) - 1, -1, -1):
-            if not self.steps[i].matches(action):
-                continue
+        for i in reversed(matched):
             if i == 0:
                 progress[0] = now
                 continue
@@ -175,6 +178,16 @@ class CompiledLimit:
             tools = " then ".join(f"`{s.tool}`" for s in self.spec.sequence or ())
             return self._trip(f"sequence {tools} within {within:g}s", None)
         return None
+
+    def _steps_for(self, tool: str) -> tuple[int, ...]:
+        """Indices of the sequence steps whose tool glob matches `tool` (cached per tool)."""
+        found = self.step_cache.get(tool)
+        if found is None:
+            found = tuple(i for i, s in enumerate(self.steps) if s.tool_rx.match(tool))
+            if len(self.step_cache) >= 65_536:
+                self.step_cache.clear()
+            self.step_cache[tool] = found
+        return found
 
     def _trip(self, detail: str, value: float | None) -> LimitTrip:
         return LimitTrip(

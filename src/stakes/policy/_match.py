@@ -140,7 +140,10 @@ class CompiledCondition:
         value = lookup(args, self.arg)
         if value is _MISSING:
             return False
-        return all(t(value) for t in self.tests)
+        for test in self.tests:  # noqa: SIM110 - a plain loop is faster on the routine path
+            if not test(value):
+                return False
+        return True
 
 
 def _eq_test(expected: Any, positive: bool, value: Any) -> bool:
@@ -231,7 +234,11 @@ class CompiledCapability:
         """Resource and argument conditions (the tool was already matched)."""
         if self.resource_rx is not None and not self.resource_rx.match(action.resource):
             return False
+        args = action.args
         for arg, must in self.exists:
-            if (lookup(action.args, arg) is not _MISSING) != must:
+            if (lookup(args, arg) is not _MISSING) != must:
                 return False
-        return all(c.holds(action.args) for c in self.conditions)
+        for condition in self.conditions:  # noqa: SIM110 - as above
+            if not condition.holds(args):
+                return False
+        return True
