@@ -193,12 +193,7 @@ class Gate:
         started = time.perf_counter()
         action, assessment, error = self._triage(action, agent)
         if error is None and not assessment.escalate and self._routine_allows:
-            decision = Decision(
-                id=next(self._ids), action=action, verdict=Verdict.ALLOW, assessment=assessment,
-                final_action=action, agent_cost=action.base_cost,
-                latency_s=time.perf_counter() - started,
-            )
-            return self._record(decision)
+            return self._allow(action, assessment, started)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -216,13 +211,17 @@ class Gate:
         started = time.perf_counter()
         action, assessment, error = self._triage(action, agent)
         if error is None and not assessment.escalate and self._routine_allows:
-            decision = Decision(
-                id=next(self._ids), action=action, verdict=Verdict.ALLOW, assessment=assessment,
-                final_action=action, agent_cost=action.base_cost,
-                latency_s=time.perf_counter() - started,
-            )
-            return self._record(decision)
+            return self._allow(action, assessment, started)
         return await self._escalate(action, assessment, error, started)
+
+    def _allow(self, action: Action, assessment: Assessment, started: float) -> Decision:
+        """The routine tier's whole pipeline: allow, and record."""
+        decision = Decision(
+            id=next(self._ids), action=action, verdict=Verdict.ALLOW, assessment=assessment,
+            final_action=action, agent_cost=action.base_cost,
+            latency_s=time.perf_counter() - started,
+        )
+        return self._record(decision)
 
     def _bind(
         self, action: Action | Mapping[str, Any], agent: str | None, *, assign_id: bool = True

@@ -118,27 +118,18 @@ class Recorder:
                 f"`record_event` writes `request` or `resolution` events, not `{kind}`",
                 code="ledger.bad_event", field="kind",
             )
-        event = build(
-            request,
-            event_id=self._ids(),
-            time=self._clock(),
-            policy_hash=self.policy_hash,
-            scorer_version=self.scorer_version,
-            thresholds=self.thresholds,
-            redactor=self.redactor,
-        )
-        return self._append([event])[0]
+        return self._append([build(request, **self._context())])[0]
+
+    def _context(self) -> dict[str, Any]:
+        """What every event carries besides its subject: a fresh id, the time, what was in force."""
+        return {
+            "event_id": self._ids(), "time": self._clock(), "policy_hash": self.policy_hash,
+            "scorer_version": self.scorer_version, "thresholds": self.thresholds,
+            "redactor": self.redactor,
+        }
 
     def _decision(self, decision: Decision) -> dict[str, Any]:
-        return decision_event(
-            decision,
-            event_id=self._ids(),
-            time=self._clock(),
-            policy_hash=self.policy_hash,
-            scorer_version=self.scorer_version,
-            thresholds=self.thresholds,
-            redactor=self.redactor,
-        )
+        return decision_event(decision, **self._context())
 
     def _append(self, events: list[dict[str, Any]]) -> list[int]:
         seqs = self.store.append(events)
