@@ -1,7 +1,7 @@
 """Triage: normalize, stakes, suspicion, risk, tier. Pure, synchronous, microseconds."""
 
 from stakes.triage._calibrate import Threshold, fit_threshold, tie_draw
-from stakes.triage._engine import RulesScorer, ScoreResult, SuspicionScorer, Triage
+from stakes.triage._engine import RulesScorer, Scored, ScoreResult, SuspicionScorer, Triage
 from stakes.triage._infer import argument_floor, infer_stakes, name_stakes
 from stakes.triage._normalize import Normalized, normalize
 from stakes.triage._rules import RuleMonitor, RuleResult
@@ -15,6 +15,7 @@ __all__ = [
     "RuleResult",
     "RulesScorer",
     "ScoreResult",
+    "Scored",
     "ShellInfo",
     "SqlInfo",
     "SuspicionScorer",

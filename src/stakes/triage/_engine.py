@@ -27,7 +27,7 @@ from stakes.triage._infer import argument_floor, infer_stakes
 from stakes.triage._normalize import Normalized, normalize
 from stakes.triage._rules import RuleMonitor
 
-__all__ = ["RulesScorer", "ScoreResult", "SuspicionScorer", "Triage"]
+__all__ = ["RulesScorer", "ScoreResult", "Scored", "SuspicionScorer", "Triage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,20 @@ class ScoreResult:
 
     suspicion: float
     reasons: tuple[Reason, ...] = ()
+
+
+class Scored(Protocol):
+    """What a scorer returns: `ScoreResult`, or any object with these two attributes."""
+
+    @property
+    def suspicion(self) -> float:
+        """Suspicion in [0, 1]."""
+        ...
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """Why."""
+        ...
 
 
 @runtime_checkable
@@ -48,7 +62,7 @@ class SuspicionScorer(Protocol):
 
     version: str
 
-    def score(self, action: Action, norm: Normalized) -> ScoreResult:
+    def score(self, action: Action, norm: Normalized) -> Scored:
         """Suspicion for `action` given its normalized form."""
         ...
 
@@ -61,10 +75,9 @@ class RulesScorer:
     def __init__(self, monitor: RuleMonitor | None = None) -> None:
         self._monitor = monitor or RuleMonitor()
 
-    def score(self, action: Action, norm: Normalized) -> ScoreResult:
-        """Run the rule monitor."""
-        result = self._monitor.score(action, norm)
-        return ScoreResult(result.suspicion, result.reasons)
+    def score(self, action: Action, norm: Normalized) -> Scored:
+        """Run the rule monitor (its result already has `suspicion` and `reasons`)."""
+        return self._monitor.score(action, norm)
 
 
 @dataclass(frozen=True, slots=True)
