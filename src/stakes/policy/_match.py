@@ -121,9 +121,9 @@ class CompiledCondition:
         if spec.not_in is not None:
             tests.append(functools.partial(_in_test, tuple(spec.not_in), False))
         if spec.matches is not None:
-            tests.append(functools.partial(_rx_search, re.compile(spec.matches, re.I), True))
+            tests.append(_memo_rx(re.compile(spec.matches, re.I), True))
         if spec.not_matches is not None:
-            tests.append(functools.partial(_rx_search, re.compile(spec.not_matches, re.I), False))
+            tests.append(_memo_rx(re.compile(spec.not_matches, re.I), False))
         if spec.contains is not None:
             tests.append(functools.partial(_contains, fold(spec.contains)))
         if spec.glob is not None:
@@ -154,9 +154,27 @@ def _in_test(options: tuple[Any, ...], positive: bool, value: Any) -> bool:
     return any(_eq(value, x) for x in options) == positive
 
 
-def _rx_search(rx: re.Pattern[str], positive: bool, value: Any) -> bool:
-    found = isinstance(value, str) and rx.search(fold(value)) is not None
-    return found == positive
+_MEMO_MAX = 4096
+_MEMO_LEN = 256
+
+
+def _memo_rx(rx: re.Pattern[str], positive: bool) -> Callable[[Any], bool]:
+    """A regex condition with a bounded memo for short strings (argument values repeat)."""
+    memo: dict[str, bool] = {}
+
+    def test(value: Any) -> bool:
+        if not isinstance(value, str):
+            return not positive
+        hit = memo.get(value)
+        if hit is None:
+            hit = (rx.search(fold(value)) is not None) == positive
+            if len(value) <= _MEMO_LEN:
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                memo[value] = hit
+        return hit
+
+    return test
 
 
 def _contains(needle: str, value: Any) -> bool:
