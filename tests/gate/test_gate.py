@@ -249,10 +249,11 @@ def test_policy_redaction_applies_to_the_ledger(tmp_path: Path) -> None:
     policy = compile_policy(text=POLICY + "redact: {keys: [\"*account*\"], patterns: "
                                           "[\"V-[0-9]+\"]}\n")
     gate = Gate(policy, ledger=tmp_path / "l.db")
-    gate.agent("cfo").check(Action(tool="fs.read", args={"path": "/x", "account_no": "123",
+    gate.agent("cfo").check(Action(tool="fs.read", args={"path": "/x",
+                                                          "account_no": "acct-QQ-secret",
                                                           "note": "pay V-77 today"}))
     assert gate.ledger is not None
     body = next(gate.ledger.entries()).body
-    assert "123" not in body
+    assert "acct-QQ-secret" not in body
     assert "V-77" not in body
     gate.close()
