@@ -104,6 +104,11 @@ def test_request_process(gate: Gate, clock: FakeClock) -> None:
         gate.release(rid, decision.action.with_(args={"amount": 100_000, "to_account": "X"}))
     released = gate.release(rid, decision.action)
     assert released.verdict is Verdict.ALLOW
+    # An approval runs once: a replay of the same approved action is refused.
+    with pytest.raises(ApprovalError) as replay:
+        gate.release(rid, decision.action)
+    assert replay.value.code == "approval.not_approved"
+    assert gate.approvals.get(rid).status == "executed"
     with pytest.raises(ApprovalError) as again:
         gate.agent("cfo").approve(rid)
     assert again.value.code == "approval.not_pending"

@@ -46,7 +46,8 @@ def approvals() -> None:
 @approvals.command("list")
 @policy_option
 @ledger_option
-@click.option("--status", type=click.Choice(["pending", "approved", "denied", "expired"]),
+@click.option("--status",
+              type=click.Choice(["pending", "approved", "denied", "expired", "executed"]),
               default=None)
 @click.option("--json", "as_json", is_flag=True)
 @fail_cleanly

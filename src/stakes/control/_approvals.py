@@ -133,11 +133,11 @@ class Approvals:
         return self._resolve(request, "denied", by, note)
 
     def released(self, request_id: str, action: Action) -> Request:
-        """Check that `action` may run under request `request_id`.
+        """Let `action` run under request `request_id`, once: the request becomes `executed`.
 
         Raises:
-            ApprovalError: when the request is not approved or `action` is not the exact action
-                that was approved.
+            ApprovalError: when the request is not approved (or already ran), or `action` is not
+                the exact action that was approved.
         """
         request = self.get(request_id)
         if request.status != "approved":
@@ -146,7 +146,7 @@ class Approvals:
         if action.args_hash() != request.args_hash:
             raise ApprovalError(f"the action differs from the one approved in `{request_id}`",
                                 code="approval.hash_mismatch")
-        return request
+        return self.store.consume(request_id)
 
     def _resolve(self, request: Request, status: str, by: str, note: str) -> Request:
         resolved = self.store.resolve(request.id, status, by, _iso(self.clock()), note)

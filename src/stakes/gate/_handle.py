@@ -73,7 +73,7 @@ class PendingCall:
         self._fn = fn
 
     def status(self) -> str:
-        """`pending`, `approved`, `denied` or `expired`."""
+        """`pending`, `approved`, `denied`, `expired` or `executed` (it already ran)."""
         return self.handle.gate.approvals.get(self.request_id).status
 
     def _release(self) -> Action:

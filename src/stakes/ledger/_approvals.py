@@ -7,7 +7,8 @@ state machine, as a compare-and-set:
 pending --resolve(approved|denied) before expires_at--> approved | denied
 pending --resolve(...) at or after expires_at---------> expired   (and ApprovalError)
 pending --expire_due(now) with expires_at <= now-----> expired
-approved | denied | expired: final
+approved --consume(id)-------------------------------> executed  (an approval runs once)
+denied | expired | executed: final
 ```
 
 Times are ISO-8601 UTC strings with microseconds and `Z` (`format_time`), which sort in time
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MemoryRequestStore", "Request", "RequestStatus", "RequestStore", "SqliteRequestStore"]
 
-RequestStatus = Literal["pending", "approved", "denied", "expired"]
-_STATUSES = frozenset({"pending", "approved", "denied", "expired"})
+RequestStatus = Literal["pending", "approved", "denied", "expired", "executed"]
+_STATUSES = frozenset({"pending", "approved", "denied", "expired", "executed"})
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS requests (
@@ -49,7 +50,8 @@ _SCHEMA = (
     required_clearance TEXT,
     action TEXT NOT NULL,
     decision_id TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired',
+                                           'executed')),
     resolved_by TEXT,
     resolved_at TEXT,
     note TEXT,
@@ -136,6 +138,10 @@ class RequestStore(Protocol):
         """Approve or deny a pending, unexpired request (compare-and-set)."""
         ...
 
+    def consume(self, id: str) -> Request:
+        """Mark an approved request `executed` (compare-and-set): an approval runs once."""
+        ...
+
     def expire_due(self, now: datetime | str) -> builtins.list[Request]:
         """Expire every pending request whose deadline is at or before `now`."""
         ...
@@ -144,7 +150,8 @@ class RequestStore(Protocol):
 def _status(status: str) -> str:
     if status not in _STATUSES:
         raise ApprovalError(
-            f"a request status is `pending`, `approved`, `denied` or `expired`, not `{status}`",
+            f"a request status is `pending`, `approved`, `denied`, `expired` or `executed`, "
+            f"not `{status}`",
             code="approval.bad_status",
         )
     return status
@@ -188,6 +195,19 @@ def _transition(
         )
     final: RequestStatus = "approved" if status == "approved" else "denied"
     return replace(request, status=final, resolved_by=by, resolved_at=at, note=note), None
+
+
+def _consumed(request: Request | None, id: str, conn: sqlite3.Connection | None) -> Request:
+    """The approved -> executed transition, writing it through `conn` when given."""
+    if request is None:
+        raise ApprovalError(f"no request `{id}`", code="approval.unknown")
+    if request.status != "approved":
+        raise ApprovalError(f"request `{id}` is `{request.status}`, not approved (an approval "
+                            "runs once)", code="approval.not_approved")
+    if conn is not None:
+        conn.execute("UPDATE requests SET status = 'executed' WHERE id = ? AND status = "
+                     "'approved'", (id,))
+    return replace(request, status="executed")
 
 
 class SqliteRequestStore(Database):
@@ -289,6 +309,20 @@ class SqliteRequestStore(Database):
             raise error
         return stored
 
+    def consume(self, id: str) -> Request:
+        """Mark approved request `id` as `executed`, once (compare-and-set).
+
+        Raises:
+            ApprovalError: `approval.unknown`, or `approval.not_approved` when it is not (or no
+                longer) approved, e.g. because it already ran.
+        """
+
+        def cas(conn: sqlite3.Connection) -> Request:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM requests WHERE id = ?", (id,)).fetchall()
+            return _consumed(_from_row(rows[0]) if rows else None, id, conn)
+
+        return self._transaction(cas)
+
     def expire_due(self, now: datetime | str) -> builtins.list[Request]:
         """Mark every pending request with `expires_at <= now` as `expired`; returns them."""
         when = normalize_time(now)
@@ -350,6 +384,13 @@ class MemoryRequestStore:
             self._requests[id] = stored
         if error is not None:
             raise error
+        return stored
+
+    def consume(self, id: str) -> Request:
+        """Mark approved request `id` as `executed`, once (see `SqliteRequestStore.consume`)."""
+        with self._lock:
+            stored = _consumed(self._requests.get(id), id, None)
+            self._requests[id] = stored
         return stored
 
     def expire_due(self, now: datetime | str) -> builtins.list[Request]:
