@@ -15,32 +15,36 @@ immutable result).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import FrozenInstanceError, field, make_dataclass
 from typing import Any, NamedTuple, cast
 
 from stakes.domain import Action
-from stakes.triage._decode import (
-    blob_free,
-    decode_blobs,
-    fold_unicode,
-    undo_escapes,
-    undo_url,
+from stakes.triage._decode import blob_free, fold_unicode
+from stakes.triage._normalize_fast import (
+    _BLOB_CLASS,
+    _EXACT_CLASSES,
+    _FAST_CLASSES,
+    _RUN16_CLASS,
+    _padded,
 )
+from stakes.triage._normalize_route import (
+    _DESIGNATED,
+    _SHELL,
+    _SNIFF_FIRST,
+    _SQL,
+    SHELL_KEYS,
+    SQL_KEYS,
+    _route,
+    _sniffable,
+    _sniffed,
+)
+from stakes.triage._normalize_walk import _collect, _decode
 from stakes.triage._shell import ShellInfo, merge_shell, parse_argv, parse_shell
 from stakes.triage._sql import SqlInfo, merge_sql, parse_sql
 from stakes.triage._words import tool_words
 
 __all__ = ["SHELL_KEYS", "SQL_KEYS", "Normalized", "normalize"]
-
-SHELL_KEYS = frozenset(("cmd", "command", "commands", "script", "shell", "bash", "sh", "argv",
-                        "cmdline", "command_line", "shell_command", "run"))
-"""Argument keys whose string values are shell commands."""
-SQL_KEYS = frozenset(("sql", "query", "statement", "statements", "stmt", "sql_query", "raw_sql",
-                      "sql_statement"))
-"""Argument keys whose values are SQL (`query` only for SQL tools or SQL-shaped text)."""
-_CODE_KEYS = frozenset(("code", "source", "program", "snippet", "expression"))
-_DESIGNATED = SHELL_KEYS | SQL_KEYS
 
 _SHELL_WORDS = frozenset((
     "shell", "bash", "sh", "zsh", "exec", "execute", "run", "terminal", "cmd", "command",
@@ -54,48 +58,10 @@ _SQL_WORDS = frozenset((
 _CODE_WORDS = {"python": "python3", "py": "python3", "ipython": "python3", "jupyter": "python3",
                "notebook": "python3", "node": "node", "javascript": "node", "js": "node",
                "ruby": "ruby", "perl": "perl", "php": "php"}
-_SHELL, _SQL = 1, 2
-
-# The prefilter (`_FAST_CLASSES` below): any of `%\&$`|;\n\r<>(` or a 16-character run of
-# `[A-Za-z0-9+]` keeps a single string off the fast path.
-_PADDED = re.compile(r"[A-Za-z0-9+/]{6,}={1,2}(?![A-Za-z0-9])")
-_SHELL_SNIFF = re.compile(
-    r"(?m)(?:^|[;&|`]|\$\()\s*(?:sudo\s+|env\s+|nohup\s+|exec\s+)?(?:/[\w./-]*/)?"
-    r"(?:rm|curl|wget|nc|ncat|netcat|socat|bash|sh|zsh|dash|python[\d.]*|perl|ruby|php|chmod|"
-    r"chown|dd|mkfs[\w.]*|base64|eval|crontab|ssh|scp|rsync|iptables|systemctl|shred|truncate|"
-    r"mkfifo|telnet|xxd|useradd|usermod|setenforce|auditctl|sudo|kubectl|terraform|printenv|"
-    r"wipefs|powershell|iex|history|unset|cat|echo)(?=[\s;|&]|$)|/dev/(?:tcp|udp)/"
-)
-_SQL_SHAPE = re.compile(
-    r"\bselect\b[\s\S]+\bfrom\b|\binsert\s+into\b|\bupdate\s+\S+\s+set\b|\bdelete\s+from\b"
-    r"|\bdrop\s+(?:table|database|schema|view|index|user|role)\b|\btruncate\s+table\b"
-    r"|\balter\s+(?:table|user|role|database)\b|\bgrant\s+[\s\S]+\bto\b|\bcopy\s+\S+\s+(?:from|to)\b"
-    r"|\bcreate\s+(?:table|user|role|database|function|trigger|or\s+replace)\b"
-    r"|;\s*(?:drop|delete|update|insert|truncate)\b"
-)
-_SQL_START = re.compile(
-    r"\s*(?:\(\s*)?(?:select|insert|update|delete|drop|truncate|alter|grant|revoke|create|copy|"
-    r"with|replace|merge|upsert|exec|execute|call|show|explain|describe|desc|values|pragma|"
-    r"vacuum|analyze|attach|load|set|begin|commit|rollback)\b",
-    re.IGNORECASE,
-)
-_SEPARATORS = re.compile(r"[;&|`\n]|\$\(|/dev/(?:tcp|udp)/")
-# First words that make a separator-free string worth parsing as a command or a statement.
-_SNIFF_FIRST = frozenset((
-    "rm", "curl", "wget", "nc", "ncat", "netcat", "socat", "bash", "sh", "zsh", "dash", "python",
-    "python3", "perl", "ruby", "php", "chmod", "chown", "dd", "mkfs", "base64", "eval", "crontab",
-    "ssh", "scp", "rsync", "iptables", "systemctl", "shred", "truncate", "mkfifo", "telnet", "xxd",
-    "useradd", "usermod", "setenforce", "auditctl", "sudo", "kubectl", "terraform", "printenv",
-    "wipefs", "powershell", "iex", "history", "unset", "cat", "env", "nohup", "exec", "export",
-    "select", "insert", "update", "delete", "drop", "truncate", "alter", "grant", "revoke",
-    "create", "copy", "with", "replace", "merge",
-))
-_WILDCARD = re.compile(r"^(?:\*|\*:\*|[\w-]+:\*|arn:[\w-]*:iam::\*.*|\*/\*)$")
 _IFS_TEXT = re.compile(r"\$\{IFS(?:[%#:][^}]*)?\}|\$IFS(?:\$\d)?")
 _SPACES = re.compile(r"[ \t\f\v]{2,}|\t")
 _TRICKS = frozenset(("quoting", "backslash", "ifs", "line_continuation", "ansi_c", "brace", "glob",
                      "variable", "expansion"))
-_MAX_DECODED = 32
 _SCALARS = frozenset((int, float, bool, type(None)))
 _EMPTY: frozenset[str] = frozenset()
 
@@ -172,27 +138,6 @@ def _tool_kind(tool: str) -> tuple[int, str]:
     return kind_lang
 
 
-def _table(classes: dict[str, str]) -> bytes:
-    """A `bytes.translate` table: each byte to its class letter (` ` when in no class)."""
-    table = bytearray(b" " * 256)
-    for chars, cls in classes.items():
-        for c in chars:
-            table[ord(c)] = ord(cls)
-    return bytes(table)
-
-
-_ALNUM_PLUS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+"
-# The fast-path prefilter as one `bytes.translate`: `!` marks a trigger, `a` the run class.
-_FAST_CLASSES = _table({_ALNUM_PLUS: "a", "%\\&$`|;\n\r<>(": "!"})
-_RUN16_CLASS = "a" * 16
-# What the slow path would undo, by class: `!` always needs it (escapes, line continuations,
-# form feeds and vertical tabs that `_SPACES` folds), `%`, `&` and `$` only with `%XX`, `&#`
-# and `IFS`; `b` is `decode_blobs`' alphabet (a blob needs a run of 8); `;`, `&`, `$` and `n`
-# (newline) are what `_SEPARATORS` looks for.
-_EXACT_CLASSES = _table({
-    _ALNUM_PLUS + "/_-": "b", "\\\f\v": "!", "%": "%", "&": "&", "$": "$", ";|`": ";", "\n": "n",
-})
-_BLOB_CLASS = "b" * 8
 _URL_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
@@ -406,28 +351,6 @@ def _many(action: Action, args: Mapping[str, Any], kind: int, lang: str) -> Norm
     return norm
 
 
-def _padded(text: str) -> bool:
-    """Could `text` hold padded base64 (`cm0gLXJmIC8=`)? Only when a `=` follows a letter."""
-    i = text.find("=")
-    while i >= 0:
-        if i and (text[i - 1].isalnum() or text[i - 1] in "+/="):
-            return _PADDED.search(text) is not None
-        i = text.find("=", i + 1)
-    return False
-
-
-def _sniffable(leaves: Sequence[tuple[Any, str]]) -> bool:
-    """Could one of these (ASCII, separator-free) strings be a command or a statement?
-
-    Only the first word matters: without `;`, `|`, `&` or a newline a command starts the string.
-    """
-    for _, value in leaves:
-        first = value.lstrip().partition(" ")[0].lower()
-        if first in _SNIFF_FIRST or ("/" in first and first.rpartition("/")[2] in _SNIFF_FIRST):
-            return True
-    return False
-
-
 _ONE: dict[tuple[str, Any, str], Normalized] = {}
 """Results for one-argument actions by `(tool, key, value)`: agents re-read the same paths, list
 the same directories and namespaces. `normalize` is pure and `Normalized` immutable, so a result
@@ -459,161 +382,6 @@ def _key_shape(args: Mapping[str, Any]) -> tuple[frozenset[str], bool] | None:
     if len(_SHAPES) < 4096:
         _SHAPES[sig] = shape
     return shape
-
-
-def _collect(
-    obj: Any, leaves: list[tuple[str, str]], keys: list[str], wild: list[str],
-    argvs: list[tuple[str, list[str]]], depth: int,
-) -> None:
-    if depth > 16 or not isinstance(obj, Mapping):
-        return
-    for k, v in obj.items():
-        key = k if type(k) is str else str(k)
-        keys.append(key)
-        if not key.isidentifier():
-            leaves.append(("", key))
-        if isinstance(v, str):
-            leaves.append((key, str(v)))
-            if "*" in v and _WILDCARD.match(v):
-                wild.append(key)
-        elif isinstance(v, Mapping):
-            _collect(v, leaves, keys, wild, argvs, depth + 1)
-        elif isinstance(v, list | tuple):
-            _collect_list(key, v, leaves, keys, wild, argvs, depth + 1)
-
-
-def _collect_list(
-    key: str, items: Sequence[Any], leaves: list[tuple[str, str]], keys: list[str],
-    wild: list[str], argvs: list[tuple[str, list[str]]], depth: int,
-) -> None:
-    if depth > 16:
-        return
-    strings = True
-    for item in items:
-        if isinstance(item, str):
-            leaves.append((key, str(item)))
-            if "*" in item and _WILDCARD.match(item):
-                wild.append(key)
-        else:
-            strings = False
-            if isinstance(item, Mapping):
-                _collect(item, leaves, keys, wild, argvs, depth + 1)
-            elif isinstance(item, list | tuple):
-                _collect_list(key, item, leaves, keys, wild, argvs, depth + 1)
-    if strings and len(items) > 1 and key.lower() in SHELL_KEYS:
-        argvs.append((key, list(items)))
-
-
-def _decode(
-    key: str, value: str, out: list[tuple[str, str]], seen: set[str], flags: set[str], depth: int
-) -> None:
-    """Decode what `value` hides, recursively (3 layers), appending `(key, decoded)` to `out`."""
-    if depth >= 3 or len(out) >= _MAX_DECODED:
-        return
-    found: list[str] = []
-    hidden: set[str] = set()
-    url = undo_url(value)
-    if url is not None:
-        found.append(url[0])
-        if url[1]:
-            hidden.add("encoded.url")
-    esc = undo_escapes(value)
-    if esc is not None:
-        found.append(esc[0])
-        hidden.update(esc[1])
-    for flag, blob in decode_blobs(value):
-        found.append(blob)
-        hidden.add(flag)
-    if hidden:
-        flags.update(hidden)
-        if depth:
-            flags.add("encoded.layered")
-    for d in found:
-        if not d.isascii():
-            d, more = fold_unicode(d)
-            flags.update(more)
-        if d in seen or len(out) >= _MAX_DECODED:
-            continue
-        seen.add(d)
-        out.append((key, d))
-        _decode(key, d, out, seen, flags, depth + 1)
-
-
-def _route(kind: int, lang: str, key: str, value: str, shell_keyed: bool, seps: bool) -> str:
-    """Where a string goes: `shell`, `sql`, `code` (designated), `shell?`/`sql?` (sniffed), ``.
-
-    `seps` False promises that no string of the action holds a `_SEPARATORS` match.
-    """
-    lk = key.lower()
-    if lk in SQL_KEYS and (lk != "query" or kind == _SQL or _sql_shaped(value)):
-        return "sql"
-    if lk in SHELL_KEYS:
-        return "shell"
-    if lang and lk in _CODE_KEYS:
-        return "code"
-    if kind == _SQL and _sql_start(value):
-        return "sql"
-    if kind == _SHELL and not shell_keyed:
-        return "shell"
-    if not seps and len(value) > _SNIFFED_MAX_LEN:
-        return _sniff(value, False)
-    return _sniffed(value)
-
-
-def _sniff(value: str, seps: bool) -> str:
-    """`shell?`, `sql?` or `` for a string no tool name or key designates (content sniffing)."""
-    if (seps and _SEPARATORS.search(value) is not None) or _sniffable(((None, value),)):
-        low = value.lower()
-        if _SHELL_SNIFF.search(low):
-            return "shell?"
-        if _sql_shaped(value):
-            return "sql?"
-    return ""
-
-
-_SNIFFED: dict[str, str] = {}
-_SNIFFED_MAX_LEN = 128
-
-
-def _sniffed(value: str) -> str:
-    """`_sniff(value, True)`, memoized for short strings.
-
-    Exact whatever `seps` says: a string without a `_SEPARATORS` match sniffs the same either way.
-    """
-    route = _SNIFFED.get(value)
-    if route is None:
-        route = _sniff(value, True)
-        if len(value) <= _SNIFFED_MAX_LEN:
-            if len(_SNIFFED) >= 4096:
-                _SNIFFED.clear()  # cheap bound; the function is pure, dropping entries is safe
-            _SNIFFED[value] = route
-    return route
-
-
-def _sql_shaped(value: str) -> bool:
-    """SQL-looking text: starts with a statement keyword (or stacks one) and has SQL's shape."""
-    if ";" not in value and not _sql_start(value):
-        return False
-    return _SQL_SHAPE.search(value.lower()) is not None
-
-
-_STARTS: dict[str, bool] = {}
-
-
-def _sql_start(value: str) -> bool:
-    """`_SQL_START.match(value)`, memoized for short strings (database names, search queries).
-
-    The case-insensitive alternation costs about a microsecond even anchored; the strings it
-    sees outside SQL arguments (`staging/app`, `etl-orders-nightly failed`) repeat.
-    """
-    found = _STARTS.get(value)
-    if found is None:
-        found = _SQL_START.match(value) is not None
-        if len(value) <= 128:
-            if len(_STARTS) >= 4096:
-                _STARTS.clear()  # cheap bound; the function is pure, dropping entries is safe
-            _STARTS[value] = found
-    return found
 
 
 def _structures(
