@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from stakes.domain import Decision
 
 __all__ = ["GateStats"]
+
+# (tier, verdict, escalated by risk, escalated by force) -> [count, agent cost, control cost]
+_Key = tuple[str, str, bool, bool]
 
 
 @dataclass
@@ -20,55 +24,84 @@ class GateStats:
     `forced_escalation_rate` = actions forced out by stakes, clearance or a limit / all actions
     (mandatory: reported apart, never dropped to fit the budget); `forced_tax` = the control
     cost of those / agent cost (the part of the blended tax the budget cannot trade away).
+
+    `add` runs for every action, so it only appends the decision to a queue (`deque.append`
+    is atomic: no lock on the hot path); the queue is folded into rows keyed by
+    (tier, verdict, cause) under a lock every `FOLD_EVERY` decisions and whenever read.
     """
+
+    FOLD_EVERY = 4096
 
     budget: float
     tax_budget: float = 0.10
-    total: int = 0
-    risk_escalated: int = 0
-    forced_escalated: int = 0
-    agent_cost: float = 0.0
-    control_cost: float = 0.0
-    forced_cost: float = 0.0
-    """Control cost spent on mandatory escalations (stakes, clearance, limits)."""
-    tiers: dict[str, int] = field(default_factory=dict)
-    verdicts: dict[str, int] = field(default_factory=dict)
+    _queue: deque[Decision] = field(default_factory=deque, repr=False)
+    _rows: dict[_Key, list[float]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, decision: Decision) -> None:
         """Count one decision."""
-        a = decision.assessment
-        tiers, verdicts = self.tiers, self.verdicts
-        verdict = decision.verdict  # a StrEnum: hashes and serializes as its value
+        self._queue.append(decision)
+        if len(self._queue) >= self.FOLD_EVERY:
+            self._fold()
+
+    def _fold(self) -> None:
+        """Move queued decisions into the rows (thread-safe: popleft is atomic)."""
+        queue, rows = self._queue, self._rows
         with self._lock:
-            self.total += 1
-            tiers[a.tier] = tiers.get(a.tier, 0) + 1
-            verdicts[verdict] = verdicts.get(verdict, 0) + 1
-            self.agent_cost += decision.agent_cost
-            if decision.control_cost:
-                self.control_cost += decision.control_cost
-                if a.forced:
-                    self.forced_cost += decision.control_cost
-            if a.escalate:
-                if a.forced:
-                    self.forced_escalated += 1
-                else:
-                    self.risk_escalated += 1
+            while queue:
+                try:
+                    decision = queue.popleft()
+                except IndexError:  # another thread emptied it first
+                    break
+                a = decision.assessment
+                forced = bool(a.forced)
+                key = (a.tier, decision.verdict, a.escalate and not forced, a.escalate and forced)
+                row = rows.get(key)
+                if row is None:
+                    row = rows[key] = [0, 0.0, 0.0]
+                row[0] += 1
+                row[1] += decision.agent_cost
+                row[2] += decision.control_cost
+
+    @property
+    def total(self) -> int:
+        """Decisions counted."""
+        self._fold()
+        with self._lock:
+            return int(sum(row[0] for row in self._rows.values()))
 
     def to_json(self) -> dict[str, Any]:
         """A snapshot: counts, rates (fractions) and the blended safety tax."""
+        self._fold()
         with self._lock:
-            n = self.total or 1
-            return {
-                "actions": self.total,
-                "tiers": dict(self.tiers),
-                "verdicts": dict(self.verdicts),
-                "escalation_budget": self.budget,
-                "risk_escalation_rate": self.risk_escalated / n,
-                "forced_escalation_rate": self.forced_escalated / n,
-                "agent_cost": self.agent_cost,
-                "control_cost": self.control_cost,
-                "blended_tax": self.control_cost / self.agent_cost if self.agent_cost else 0.0,
-                "forced_tax": self.forced_cost / self.agent_cost if self.agent_cost else 0.0,
-                "safety_tax_budget": self.tax_budget,
-            }
+            rows = [(key, list(row)) for key, row in self._rows.items()]
+        tiers: dict[str, int] = {}
+        verdicts: dict[str, int] = {}
+        total = risk = forced = 0
+        agent_cost = control_cost = forced_cost = 0.0
+        for (tier, verdict, by_risk, by_force), (count, agent, control) in rows:
+            n = int(count)
+            total += n
+            tiers[tier] = tiers.get(tier, 0) + n
+            verdicts[str(verdict)] = verdicts.get(str(verdict), 0) + n
+            agent_cost += agent
+            control_cost += control
+            if by_risk:
+                risk += n
+            if by_force:
+                forced += n
+                forced_cost += control
+        per = total or 1
+        return {
+            "actions": total,
+            "tiers": tiers,
+            "verdicts": verdicts,
+            "escalation_budget": self.budget,
+            "risk_escalation_rate": risk / per,
+            "forced_escalation_rate": forced / per,
+            "agent_cost": agent_cost,
+            "control_cost": control_cost,
+            "blended_tax": control_cost / agent_cost if agent_cost else 0.0,
+            "forced_tax": forced_cost / agent_cost if agent_cost else 0.0,
+            "safety_tax_budget": self.tax_budget,
+        }
