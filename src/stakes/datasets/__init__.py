@@ -1,0 +1,11 @@
+"""Labeled datasets for training and evaluating triage: AgentDojo, the corpus, the ledger."""
+
+from stakes.datasets._example import (
+    Example,
+    groups_of,
+    iter_examples,
+    read_examples,
+    write_examples,
+)
+
+__all__ = ["Example", "groups_of", "iter_examples", "read_examples", "write_examples"]
