@@ -38,7 +38,16 @@ from stakes.gate._stats import GateStats
 from stakes.ledger import MemoryRequestStore, Recorder, Redactor, SqliteLedger, SqliteRequestStore
 from stakes.policy import CompiledPolicy, LimitState, compile_policy
 from stakes.policy._load import line_of
-from stakes.triage import SuspicionScorer, Threshold, Triage, calibrate, resolve_thresholds
+from stakes.triage import (
+    OnlineCalibrator,
+    OnlineOptions,
+    SuspicionScorer,
+    Threshold,
+    Triage,
+    calibrate,
+    resolve_thresholds,
+    tier_budgets,
+)
 
 if TYPE_CHECKING:
     from stakes.gate._handle import AgentGate
@@ -99,7 +108,8 @@ class Gate:
         )
         self._install(policy, calibration)
         self.stats = GateStats(budget=policy.spec.budgets.escalation_rate,
-                               tax_budget=policy.spec.budgets.safety_tax)
+                               tax_budget=policy.spec.budgets.safety_tax,
+                               online=lambda: self.online)
 
     def _install(
         self, policy: CompiledPolicy, calibration: Mapping[str, Threshold] | None
@@ -120,6 +130,14 @@ class Gate:
             source = "bundled reference sample"
         triage = Triage(policy, thresholds, self._scorer)
         pipelines = build_pipelines(policy)
+        spec = policy.spec.budgets.recalibrate
+        online: OnlineCalibrator | None = None
+        budgets = tier_budgets(policy)
+        if spec.enabled and budgets:
+            online = OnlineCalibrator(thresholds, budgets, OnlineOptions(
+                window=spec.window, update_every=spec.update_every,
+                min_samples=spec.min_samples, max_drift=spec.max_drift, bound=spec.bound,
+                agent_share=spec.agent_share))
         recorder: Recorder | None = None
         if self.ledger is not None:
             recorder = Recorder(
@@ -143,6 +161,7 @@ class Gate:
             self.thresholds = thresholds
             self.threshold_source = source
             self.triage = triage
+            self.online = online
             self.pipelines = pipelines
             self._routine_allows = all(step.name == "allow" for step in routine)
             self.recorder = recorder
@@ -246,6 +265,11 @@ class Gate:
                 assessment = self.triage.assess(
                     action, action.agent, self._now(), self._state
                 )
+                online = self.online
+                if online is not None and online.observe(
+                    action.agent, None if assessment.forced else assessment.risk
+                ):
+                    self._recalibrated(online)
         except Exception as exc:  # fail closed: a triage error blocks, with the reason
             first = self.policy.tiers[-1].name
             assessment = Assessment(
@@ -259,6 +283,15 @@ class Gate:
                 "identity:claimed", f"action claimed agent `{claimed}`; bound to "
                 f"`{action.agent}`")))
         return action, assessment, None
+
+    def _recalibrated(self, online: OnlineCalibrator) -> None:
+        """Install the thresholds `online` just re-fit (the lock is held)."""
+        thresholds = {**self.thresholds, **online.current}
+        self.triage = Triage(self.policy, thresholds, self._scorer)
+        self.thresholds = thresholds
+        self.threshold_source = "online"
+        if self.recorder is not None:
+            self.recorder.thresholds = {k: v.value for k, v in thresholds.items()}
 
     async def _escalate(
         self, action: Action, assessment: Assessment, error: str | None, started: float

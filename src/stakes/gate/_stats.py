@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from stakes.domain import Decision
+from stakes.triage import OnlineCalibrator
 
 __all__ = ["GateStats"]
 
@@ -34,6 +36,8 @@ class GateStats:
 
     budget: float
     tax_budget: float = 0.10
+    online: Callable[[], OnlineCalibrator | None] | None = field(default=None, repr=False)
+    """Where to read the online re-calibration state from (the gate's current calibrator)."""
     _queue: deque[Decision] = field(default_factory=deque, repr=False)
     _rows: dict[_Key, list[float]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -92,6 +96,7 @@ class GateStats:
                 forced += n
                 forced_cost += control
         per = total or 1
+        online = self.online() if self.online is not None else None
         return {
             "actions": total,
             "tiers": tiers,
@@ -104,4 +109,5 @@ class GateStats:
             "blended_tax": control_cost / agent_cost if agent_cost else 0.0,
             "forced_tax": forced_cost / agent_cost if agent_cost else 0.0,
             "safety_tax_budget": self.tax_budget,
+            "recalibration": online.report() if online is not None else None,
         }

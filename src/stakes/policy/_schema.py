@@ -60,6 +60,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class RecalibrateSpec(_Strict):
+    """Online re-calibration of budgeted thresholds over live traffic (`OnlineCalibrator`)."""
+
+    enabled: bool = True
+    """Re-fit thresholds on live traffic; off keeps the configured thresholds fixed."""
+    window: int = Field(20_000, ge=100)
+    """Actions in the sliding window the thresholds are re-fit on."""
+    update_every: int = Field(2_000, ge=10)
+    """Re-fit after this many new actions."""
+    min_samples: int = Field(2_000, ge=10)
+    """No re-fit before the window holds this many actions."""
+    max_drift: float = Field(0.5, gt=0, le=10)
+    """A re-fit moves a threshold at most a factor 1 + max_drift."""
+    bound: float = Field(8.0, ge=1)
+    """Thresholds stay within [configured / bound, configured * bound]."""
+    agent_share: float = Field(0.25, gt=0, le=1)
+    """No agent carries more than this share of the re-fit's weight."""
+
+
 class BudgetsSpec(_Strict):
     """Targets the gate is calibrated and reported against."""
 
@@ -67,6 +86,8 @@ class BudgetsSpec(_Strict):
     """Fraction of actions that should leave the routine tier because of their risk."""
     safety_tax: float = Field(0.10, ge=0)
     """Target blended safety tax: total control cost / total base agent cost."""
+    recalibrate: RecalibrateSpec = Field(default_factory=RecalibrateSpec)
+    """Online re-calibration, so the achieved escalation rate tracks the target under drift."""
 
 
 class ConditionSpec(_Strict):

@@ -3,14 +3,20 @@
 from stakes.triage._calibrate import Threshold, fit_threshold, tie_draw
 from stakes.triage._engine import RulesScorer, Scored, ScoreResult, SuspicionScorer, Triage
 from stakes.triage._infer import argument_floor, infer_stakes, name_stakes
+from stakes.triage._learned import LearnedScorer, LinearModel
 from stakes.triage._normalize import Normalized, normalize
+from stakes.triage._online import OnlineCalibrator, OnlineOptions, weighted_threshold
 from stakes.triage._rules import RuleMonitor, RuleResult
 from stakes.triage._shell import ShellInfo, parse_shell
 from stakes.triage._sql import SqlInfo, parse_sql
 from stakes.triage._thresholds import calibrate, resolve_thresholds, tier_budgets
 
 __all__ = [
+    "LearnedScorer",
+    "LinearModel",
     "Normalized",
+    "OnlineCalibrator",
+    "OnlineOptions",
     "RuleMonitor",
     "RuleResult",
     "RulesScorer",
@@ -32,4 +38,5 @@ __all__ = [
     "resolve_thresholds",
     "tie_draw",
     "tier_budgets",
+    "weighted_threshold",
 ]
