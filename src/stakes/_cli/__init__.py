@@ -9,6 +9,7 @@ from stakes._cli._check import check, score
 from stakes._cli._demo import demo
 from stakes._cli._ledger import ledger
 from stakes._cli._policy import policy
+from stakes._cli._triage import triage
 
 __all__ = ["cli", "main"]
 
@@ -19,7 +20,7 @@ def cli() -> None:
     """stakes: spend AI-agent safety where the stakes are."""
 
 
-for command in (check, score, policy, ledger, approvals, demo):
+for command in (check, score, policy, triage, ledger, approvals, demo):
     cli.add_command(command)
 
 
