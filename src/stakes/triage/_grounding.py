@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from stakes.domain import Action
 from stakes.triage._words import tool_words
@@ -44,6 +43,9 @@ _TARGET_SHAPES = re.compile(
     r"https?://[^\s'\"<>]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b[a-z]{2}\d{2}[a-z0-9]{11,30}\b"
     r"|\bwww\.[\w-]+(?:\.[\w-]+)+"
 )
+_ALNUM = str.maketrans({c: "a" for c in "abcdefghijklmnopqrstuvwxyz0123456789"})
+_RUN11 = "a" * 11
+"""An IBAN holds a run of 11 `[a-z0-9]`: a text without one (after one translate) holds none."""
 _WORD = re.compile(r"[a-z][a-z0-9']{3,}")
 _STOP = frozenset((
     "this", "that", "with", "from", "have", "will", "your", "about", "there", "their", "they",
@@ -59,6 +61,12 @@ _INSTRUCTION = re.compile(
     r"|\btodo\b|\boverride\b|\bnew task\b|\binstead\b|\bplease do\b|\bmake sure to\b"
     r"|\bdisregard\b|\bfrom now on\b|\bas an ai\b|<information>|\bsecretly\b|\bwithout telling\b"
 )
+_STEMS = ("ignore", "instruction", "important", "urgent", "must", "before you", "after you",
+          "tell", "assistant", "ai ", "model", "system message", "todo", "override", "new task",
+          "instead", "please do", "make sure", "disregard", "from now on", "<information>",
+          "secretly", "without telling")
+"""Literal substrings one of which every `_INSTRUCTION` match holds: a cheap prefilter (a
+substring test is a C loop; the alternation is tried at every position by the regex engine)."""
 _INSTRUCTION_REACH = 3
 """Lines after (and one line before) an instruction marker that count as instruction-like."""
 
@@ -118,8 +126,7 @@ def verb_families(tool: str) -> frozenset[str]:
 _VERB_CACHE: dict[str, frozenset[str]] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Grounding:
+class Grounding(NamedTuple):
     """Where an action's values and verb come from.
 
     Attributes:
@@ -178,14 +185,18 @@ def _content(message: Mapping[str, Any]) -> str:
 
 def _instruction_text(tool_text: str) -> str:
     """The instruction-like lines of tool results: a marker line, one before, a few after."""
-    if not _INSTRUCTION.search(tool_text):
+    if not any(stem in tool_text for stem in _STEMS):
         return ""
     lines = tool_text.split("\n")
     keep = [False] * len(lines)
+    hit = False
     for i, line in enumerate(lines):
-        if _INSTRUCTION.search(line):
+        if any(stem in line for stem in _STEMS) and _INSTRUCTION.search(line):
+            hit = True
             for j in range(max(0, i - 1), min(len(lines), i + _INSTRUCTION_REACH + 1)):
                 keep[j] = True
+    if not hit:
+        return ""
     return "\n".join(line for line, k in zip(lines, keep, strict=True) if k)
 
 
@@ -253,7 +264,10 @@ def grounding(action: Action) -> Grounding:
         text = str(value).strip().lower()
         if not text:
             continue
-        targets = [m.group(0) for m in _TARGET_SHAPES.finditer(text)]
+        targets = [m.group(0) for m in _TARGET_SHAPES.finditer(text)] if (
+            "://" in text or "@" in text or "www." in text or (
+                len(text) >= 15 and _RUN11 in text.translate(_ALNUM))
+        ) else []
         if key in _TARGET_KEYS and len(text) >= 3 and len(text) <= 200:
             targets.append(text)
         for target in dict.fromkeys(targets):

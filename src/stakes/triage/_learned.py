@@ -154,21 +154,25 @@ class LearnedScorer:
     def score(self, action: Action, norm: Normalized) -> ScoreResult:
         """Suspicion = sigmoid(logit); reasons = fired rules + the top positive contributions."""
         rules = self._monitor.score(action, norm)
-        feats = features(action, norm, rules)
         model = self.model
-        z = model.logit(feats)
-        suspicion = _sigmoid(z)
-        reasons = list(rules.reasons)
         weights = model.weights
-        top = sorted(
-            ((weights.get(name, 0.0) * value, name) for name, value in feats
-             if not name.startswith("rule")),
-            reverse=True,
-        )[:_REASONS]
-        reasons.extend(Reason(f"learned:{name}", f"+{contribution:.2f} to the logit",
-                              round(contribution, 4))
-                       for contribution, name in top if contribution >= _REASON_MIN)
-        return ScoreResult(suspicion, tuple(reasons))
+        z = model.bias
+        pushed: list[tuple[float, str]] = []
+        for name, value in features(action, norm, rules):
+            w = weights.get(name)
+            if w is not None:
+                contribution = w * value
+                z += contribution
+                if contribution >= _REASON_MIN and name[:5] != "rule=":
+                    pushed.append((contribution, name))
+        if not pushed:
+            return ScoreResult(_sigmoid(z), rules.reasons)
+        if len(pushed) > _REASONS:
+            pushed.sort(reverse=True)
+            del pushed[_REASONS:]
+        return ScoreResult(_sigmoid(z), (*rules.reasons, *(
+            Reason(f"learned:{name}", f"+{contribution:.2f} to the logit", round(contribution, 4))
+            for contribution, name in pushed)))
 
 
 _DEFAULT: list[LinearModel] = []
