@@ -37,3 +37,24 @@ def test_concurrent_adds_are_all_counted() -> None:
     assert snapshot["control_cost"] == 400 * 2.0 + 3600 * 0.5
     assert snapshot["forced_tax"] == 800 / 40_000
     assert snapshot["tiers"] == {"routine": 36_000, "elevated": 3600, "critical": 400}
+
+
+def test_final_escalation_rate_excludes_what_a_cascade_monitor_cleared():
+    from stakes.gate import Gate
+    from stakes.policy import compile_policy
+
+    policy = compile_policy(text="""
+budgets: {escalation_rate: 0.5, recalibrate: {enabled: false}}
+agents: {bot: {clearance: routine}}
+tiers:
+  routine: {pipeline: [allow]}
+  screen:
+    enter: {risk_above: 0.0}
+    pipeline: [monitor: {with: triage, audit_above: 0.999}, approval: {by: [human]}]
+""")
+    gate = Gate(policy)
+    for i in range(20):
+        gate.check({"tool": "fs.read", "args": {"path": f"/srv/{i}.txt"}}, agent="bot")
+    stats = gate.stats.to_json()
+    assert stats["risk_escalation_rate"] == 1.0
+    assert stats["final_risk_escalation_rate"] == 0.0

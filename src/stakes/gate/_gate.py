@@ -65,7 +65,7 @@ class Gate:
         policy: A compiled policy.
         ledger: A SQLite file path for the ledger and approval queue, a `SqliteLedger`, or None
             for no ledger (decisions are not recorded; approvals kept in memory).
-        scorer: The triage suspicion scorer (default: the rule monitor).
+        scorer: The triage suspicion scorer (default: the learned scorer, shipped weights).
         calibration: Thresholds fit by `stakes.triage.calibrate`; default: the policy's shipped
             thresholds, else a fit on the bundled reference sample of honest ops traffic.
         trusted: The trusted agent for defer steps.

@@ -13,8 +13,9 @@ from stakes.triage import OnlineCalibrator
 
 __all__ = ["GateStats"]
 
-# (tier, verdict, escalated by risk, escalated by force) -> [count, agent cost, control cost]
-_Key = tuple[str, str, bool, bool]
+# (tier, verdict, escalated by risk, escalated by force, cleared by monitors)
+#   -> [count, agent cost, control cost]
+_Key = tuple[str, str, bool, bool, bool]
 
 
 @dataclass
@@ -23,6 +24,9 @@ class GateStats:
 
     `blended_tax` = control_cost / agent_cost. `risk_escalation_rate` = actions that left the
     routine tier because of their risk / all actions (what the budget targets);
+    `final_risk_escalation_rate` = the same minus those a cascade's monitors cleared (every step
+    a `monitor` and the verdict `allow`: a second stage, such as the semantic monitor, that
+    screened the first stage's pick back out), the cascade's final rate;
     `forced_escalation_rate` = actions forced out by stakes, clearance or a limit / all actions
     (mandatory: reported apart, never dropped to fit the budget); `forced_tax` = the control
     cost of those / agent cost (the part of the blended tax the budget cannot trade away).
@@ -59,7 +63,11 @@ class GateStats:
                     break
                 a = decision.assessment
                 forced = bool(a.forced)
-                key = (a.tier, decision.verdict, a.escalate and not forced, a.escalate and forced)
+                steps = decision.steps
+                cleared = bool(steps) and decision.verdict == "allow" and all(
+                    step.step == "monitor" for step in steps)
+                key = (a.tier, decision.verdict, a.escalate and not forced,
+                       a.escalate and forced, cleared)
                 row = rows.get(key)
                 if row is None:
                     row = rows[key] = [0, 0.0, 0.0]
@@ -81,9 +89,9 @@ class GateStats:
             rows = [(key, list(row)) for key, row in self._rows.items()]
         tiers: dict[str, int] = {}
         verdicts: dict[str, int] = {}
-        total = risk = forced = 0
+        total = risk = forced = screened = 0
         agent_cost = control_cost = forced_cost = 0.0
-        for (tier, verdict, by_risk, by_force), (count, agent, control) in rows:
+        for (tier, verdict, by_risk, by_force, cleared), (count, agent, control) in rows:
             n = int(count)
             total += n
             tiers[tier] = tiers.get(tier, 0) + n
@@ -92,6 +100,8 @@ class GateStats:
             control_cost += control
             if by_risk:
                 risk += n
+                if cleared:
+                    screened += n
             if by_force:
                 forced += n
                 forced_cost += control
@@ -103,6 +113,7 @@ class GateStats:
             "verdicts": verdicts,
             "escalation_budget": self.budget,
             "risk_escalation_rate": risk / per,
+            "final_risk_escalation_rate": (risk - screened) / per,
             "forced_escalation_rate": forced / per,
             "agent_cost": agent_cost,
             "control_cost": control_cost,

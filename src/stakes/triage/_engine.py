@@ -80,6 +80,14 @@ class RulesScorer:
         return self._monitor.score(action, norm)
 
 
+def _score_name(scorer: SuspicionScorer) -> str:
+    """The key of a scorer's suspicion in `Assessment.scores`: `rules`, `learned` or its version."""
+    if isinstance(scorer, RulesScorer):
+        return "rules"
+    version = scorer.version
+    return "learned" if version.startswith("learned-") else version
+
+
 @dataclass(frozen=True, slots=True)
 class _TierRule:
     tier: CompiledTier
@@ -95,7 +103,8 @@ class Triage:
         policy: The compiled policy.
         thresholds: Risk thresholds per tier for tiers entered by risk (see
             `stakes.triage.resolve_thresholds`).
-        scorer: The suspicion scorer (default: the rule monitor).
+        scorer: The suspicion scorer (default: the learned scorer with the shipped weights,
+            `LearnedScorer`; `RulesScorer` is the rule monitor alone).
     """
 
     __slots__ = ("_rules", "_score_name", "policy", "routine", "scorer", "thresholds", "weights")
@@ -107,8 +116,12 @@ class Triage:
         scorer: SuspicionScorer | None = None,
     ) -> None:
         self.policy = policy
-        self.scorer: SuspicionScorer = scorer or RulesScorer()
-        self._score_name = "rules" if isinstance(self.scorer, RulesScorer) else self.scorer.version
+        if scorer is None:
+            from stakes.triage._learned import LearnedScorer  # it builds on this module
+
+            scorer = LearnedScorer()
+        self.scorer: SuspicionScorer = scorer
+        self._score_name = _score_name(scorer)
         self.thresholds = dict(thresholds)
         self.weights = policy.weights
         self.routine = policy.tiers[0]
