@@ -82,6 +82,7 @@ class _Record:
     phase: str
     suite: str
     key: str
+    variant_of: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
 
 
@@ -99,6 +100,8 @@ class TriageEval:
             threshold is fit on the training side.
         folds: Per fold: name, sizes.
         meta: Dataset sizes, options, seconds.
+        scores: Per held-out example: `id`, `fold`, `harmful`, `form`, `variant_of` and its
+            score under each scorer (out of fold: from a model that never saw its task).
     """
 
     scorers: tuple[str, ...]
@@ -106,6 +109,26 @@ class TriageEval:
     calibration: dict[str, Interval]
     folds: list[dict[str, Any]]
     meta: dict[str, Any]
+    scores: list[dict[str, Any]] = field(default_factory=list)
+
+    def evasive_ratio(self, scorer: str = "learned") -> dict[str, float]:
+        """How evasive forms score against their plain forms, held out.
+
+        Over the evasive examples whose plain form was also held out: `ratio_of_means` =
+        mean(score of evasive) / mean(score of its plain form); `mean_ratio` = mean of the
+        per-pair ratios (pairs whose plain score is 0 left out); `pairs` = how many.
+        """
+        plain = {r["id"]: r["scores"][scorer] for r in self.scores if r["form"] == "plain"}
+        pairs = [(r["scores"][scorer], plain[r["variant_of"]]) for r in self.scores
+                 if r["form"] == "evasive" and r["variant_of"] in plain]
+        if not pairs:
+            return {"ratio_of_means": float("nan"), "mean_ratio": float("nan"), "pairs": 0}
+        evasive_mean = sum(e for e, _ in pairs) / len(pairs)
+        plain_mean = sum(p for _, p in pairs) / len(pairs)
+        ratios = [e / p for e, p in pairs if p > 0]
+        return {"ratio_of_means": evasive_mean / plain_mean if plain_mean else float("nan"),
+                "mean_ratio": sum(ratios) / len(ratios) if ratios else float("nan"),
+                "pairs": len(pairs)}
 
     def to_json(self) -> dict[str, Any]:
         """JSON view."""
@@ -166,7 +189,8 @@ def evaluate_triage(
         stage2_scores = stage2([e.action for e in test]) if stage2 else None
         for j, e in enumerate(test):
             rec = _Record(fold=f, harmful=e.harmful, side_effect=e.side_effect, form=e.form,
-                          phase=e.phase, suite=e.suite, key=e.action.id or str(j))
+                          phase=e.phase, suite=e.suite, key=e.action.id or f"{f}-{j}",
+                          variant_of=e.variant_of)
             rec.scores["rules"] = rules(e.action)
             rec.scores["learned"] = learned(e.action)
             if stage2_scores is not None:
@@ -206,8 +230,10 @@ def evaluate_triage(
         "resamples": options.resamples, "train_extra": len(options.train_extra),
         "seconds": round(time.perf_counter() - started, 1),
     }
+    scores = [{"id": r.key, "fold": r.fold, "harmful": r.harmful, "form": r.form,
+               "variant_of": r.variant_of, "scores": dict(r.scores)} for r in records]
     return TriageEval(scorers=scorers, metrics=metrics, calibration=calibration,
-                      folds=fold_info, meta=meta)
+                      folds=fold_info, meta=meta, scores=scores)
 
 
 def _held_out(examples: Sequence[Example], folds: Sequence[Fold]) -> list[Example]:
