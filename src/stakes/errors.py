@@ -12,6 +12,7 @@ StakesError
 │   └── LedgerIntegrityError  an edited, missing or moved entry         (ledger.integrity)
 ├── ApprovalError           an approval request that cannot be resolved as asked    (approval.*)
 ├── ProtocolError           a control protocol step failed (always fails closed)    (protocol.*)
+├── MissingDependencyError  an optional extra is not installed               (dependency.missing)
 └── ActionBlocked           a guarded tool call was not allowed to run              (gate.blocked)
     └── ActionPending         ... because it is held for approval                   (gate.pending)
 ```
@@ -28,6 +29,7 @@ __all__ = [
     "InputError",
     "LedgerError",
     "LedgerIntegrityError",
+    "MissingDependencyError",
     "PolicyError",
     "ProtocolError",
     "StakesError",
@@ -110,6 +112,12 @@ class ProtocolError(StakesError):
     """A control protocol step failed; the pipeline fails closed around it."""
 
     default_code = "protocol.failed"
+
+
+class MissingDependencyError(StakesError):
+    """An optional extra is not installed; the message names the `pip install` command."""
+
+    default_code = "dependency.missing"
 
 
 class ActionBlocked(StakesError):

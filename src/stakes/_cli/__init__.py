@@ -6,6 +6,7 @@ import click
 
 from stakes._cli._approvals import approvals
 from stakes._cli._check import check, score
+from stakes._cli._dataset import dataset
 from stakes._cli._demo import demo
 from stakes._cli._ledger import ledger
 from stakes._cli._policy import policy
@@ -20,7 +21,7 @@ def cli() -> None:
     """stakes: spend AI-agent safety where the stakes are."""
 
 
-for command in (check, score, policy, triage, ledger, approvals, demo):
+for command in (check, score, policy, triage, ledger, approvals, demo, dataset):
     cli.add_command(command)
 
 
