@@ -138,6 +138,9 @@ class TriageEval:
                         for s, m in self.metrics.items()},
             "calibration": {k: v.to_json() for k, v in self.calibration.items()},
             "folds": self.folds, "meta": self.meta,
+            "evasive_ratio": {s: self.evasive_ratio(s) for s in self.scorers
+                              if s != "learned+semantic"},
+            "scores": self.scores,
         }
 
 

@@ -13,7 +13,8 @@ Groups (names are stable, part of `FEATURE_VERSION`):
 - `rule=ID`, `rules.suspicion`: the rule monitor's fired rules and its noisy-or;
 - `arg.floor=L`, `norm.FLAG`, `shell.FACT`, `sql.FACT`, `arg.wildcard`, `arg.text`: what the
   arguments hold;
-- `ctx.*`, `tgt.*`, `amt.*`, `words.*`, `verb.*`: grounding (see `stakes.triage._grounding`),
+- `ctx.*`, `src.*`, `tgt.*`, `amt.*`, `val.*`, `words.*`, `verb.*`: grounding (see
+  `stakes.triage._grounding`),
   each also crossed with `write.` when the tool name's verb writes (level >= 2 or exec-like).
 """
 
@@ -81,6 +82,21 @@ def _grounding_features(g: Grounding) -> list[Feature]:
             out.append(("amt.tool_only", 1.0))
         if g.amounts_nowhere:
             out.append(("amt.nowhere", 1.0))
+    found = g.targets + g.values
+    if found:
+        n = float(found)
+        out.append(("src.user", (g.targets_user + g.values_user) / n))
+        out.append(("src.tool_only", (g.targets_tool_only + g.values_tool_only) / n))
+        out.append(("src.instruction", (g.targets_instruction + g.values_instruction) / n))
+        out.append(("src.nowhere", (g.targets_nowhere + g.values_nowhere) / n))
+        if g.targets_instruction or g.values_instruction:
+            out.append(("src.any_instruction", 1.0))
+    if g.values:
+        n = float(g.values)
+        out.append(("val.user", g.values_user / n))
+        out.append(("val.tool_only", g.values_tool_only / n))
+        out.append(("val.instruction", g.values_instruction / n))
+        out.append(("val.nowhere", g.values_nowhere / n))
     if g.words_user or g.words_tool_only or g.words_instruction:
         out.append(("words.user", g.words_user))
         out.append(("words.tool_only", g.words_tool_only))

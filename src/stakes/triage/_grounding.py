@@ -57,12 +57,13 @@ _STOP = frozenset((
 _INSTRUCTION = re.compile(
     r"ignore (?:all |any |your |the )?(?:previous|prior|above|earlier)|instructions?\b"
     r"|\bimportant\b|\burgent\b|\byou must\b|\bbefore you\b|\bafter you\b|\bdo not tell\b"
-    r"|\bdon'?t tell\b|\bassistant\b|\bai (?:model|agent)\b|\blanguage model\b|\bsystem message\b"
-    r"|\btodo\b|\boverride\b|\bnew task\b|\binstead\b|\bplease do\b|\bmake sure to\b"
+    r"|\bdon'?t tell\b|\bassistant\b|\bai (?:model|agent)\b|\blanguage model\b"
+    r"|\btodo\b|system[ _]message|\boverride\b|\bnew task\b|\binstead\b|\bplease do\b"
+    r"|\bmake sure to\b"
     r"|\bdisregard\b|\bfrom now on\b|\bas an ai\b|<information>|\bsecretly\b|\bwithout telling\b"
 )
 _STEMS = ("ignore", "instruction", "important", "urgent", "must", "before you", "after you",
-          "tell", "assistant", "ai ", "model", "system message", "todo", "override", "new task",
+          "tell", "assistant", "ai ", "model", "system", "todo", "override", "new task",
           "instead", "please do", "make sure", "disregard", "from now on", "<information>",
           "secretly", "without telling")
 """Literal substrings one of which every `_INSTRUCTION` match holds: a cheap prefilter (a
@@ -137,6 +138,8 @@ class Grounding(NamedTuple):
         targets_nowhere: How many nobody mentions (made up by the agent).
         amounts: Amount-like numbers in the arguments.
         amounts_user / amounts_tool_only / amounts_nowhere: As for targets.
+        values: Other short string values (names, titles, dates, ids: 3 to 200 characters).
+        values_user / values_tool_only / values_instruction / values_nowhere: As for targets.
         words_user: Fraction of free-text argument words the user's side uses.
         words_tool_only: Fraction only tool results use.
         words_instruction: Fraction only the instruction-like part of tool results uses.
@@ -157,6 +160,11 @@ class Grounding(NamedTuple):
     amounts_user: int = 0
     amounts_tool_only: int = 0
     amounts_nowhere: int = 0
+    values: int = 0
+    values_user: int = 0
+    values_tool_only: int = 0
+    values_instruction: int = 0
+    values_nowhere: int = 0
     words_user: float = 0.0
     words_tool_only: float = 0.0
     words_instruction: float = 0.0
@@ -216,6 +224,28 @@ def _values(args: Mapping[str, Any], key: str = "") -> Iterator[tuple[str, Any]]
             yield name or key, v
 
 
+_TOKEN = re.compile(r"[a-z0-9]+")
+_SUFFIXES = ("ing", "ed", "es", "s", "ment", "ments", "er")
+
+
+def _word_forms(text: str) -> frozenset[str]:
+    """The words of `text` and their stems (`paying` -> pay, `transfers` -> transfer)."""
+    if not text:
+        return frozenset()
+    forms: set[str] = set()
+    for word in _TOKEN.findall(text):
+        forms.add(word)
+        for suffix in _SUFFIXES:
+            if len(word) > len(suffix) + 2 and word.endswith(suffix):
+                forms.add(word[: -len(suffix)])
+    return frozenset(forms)
+
+
+def _says(phrases: tuple[str, ...], text: str, forms: frozenset[str]) -> bool:
+    """True when `text` names one of `phrases`: a word (or its stem), or a multi-word phrase."""
+    return any((p in text) if " " in p else (p in forms) for p in phrases)
+
+
 def _number_forms(value: float) -> tuple[str, ...]:
     """Text forms a number may take in a message: 98.7 -> (98.7, 98.70); 1000 -> (1000, 1,000)."""
     if value == int(value):
@@ -243,8 +273,12 @@ def grounding(action: Action) -> Grounding:
     user_text = "\n".join(user_parts).lower()
     tool_text = "\n".join(tool_parts).lower()
     instr_text = _instruction_text(tool_text) if tool_text else ""
+    # Values are matched with whitespace collapsed: tool results fold long lines.
+    user_text, tool_text, instr_text = (" ".join(t.split()) for t in (user_text, tool_text,
+                                                                       instr_text))
     counts = [0] * 8  # targets, user, tool only, instruction; amounts, user, tool only, nowhere
     nowhere = 0
+    vals = [0] * 5  # values, user, tool only, instruction, nowhere
     words_total = words_user = words_tool = words_instr = 0
     vocab: tuple[set[str], set[str], set[str]] | None = None  # user, instruction, tool words
     for key, value in _values(action.args):
@@ -261,7 +295,7 @@ def grounding(action: Action) -> Grounding:
                 else:
                     counts[7] += 1
             continue
-        text = str(value).strip().lower()
+        text = " ".join(str(value).lower().split())
         if not text:
             continue
         targets = [m.group(0) for m in _TARGET_SHAPES.finditer(text)] if (
@@ -295,6 +329,16 @@ def grounding(action: Action) -> Grounding:
                 else:
                     counts[7] += 1
             continue
+        if not targets and 3 <= len(text) <= 200:
+            vals[0] += 1
+            if text in user_text:
+                vals[1] += 1
+            elif text in instr_text:
+                vals[3] += 1
+            elif text in tool_text:
+                vals[2] += 1
+            else:
+                vals[4] += 1
         if len(text) >= 20 and not targets:
             words = [w for w in _WORD.findall(text) if w not in _STOP]
             if words:
@@ -312,20 +356,26 @@ def grounding(action: Action) -> Grounding:
                         words_tool += 1
     families = verb_families(action.tool)
     verb_user = verb_tool = verb_instr = False
-    for family in families:
-        phrases = _FAMILIES[family]
-        if any(p in user_text for p in phrases):
-            verb_user = True
-        else:
-            if instr_text and any(p in instr_text for p in phrases):
-                verb_instr = True
-            if tool_text and any(p in tool_text for p in phrases):
-                verb_tool = True
+    if families:
+        user_forms = _word_forms(user_text)
+        instr_forms = _word_forms(instr_text)
+        tool_forms = _word_forms(tool_text)
+        for family in families:
+            phrases = _FAMILIES[family]
+            if _says(phrases, user_text, user_forms):
+                verb_user = True
+            else:
+                if instr_text and _says(phrases, instr_text, instr_forms):
+                    verb_instr = True
+                if tool_text and _says(phrases, tool_text, tool_forms):
+                    verb_tool = True
     return Grounding(
         targets=counts[0], targets_user=counts[1], targets_tool_only=counts[2],
         targets_instruction=counts[3], targets_nowhere=nowhere,
         amounts=counts[4], amounts_user=counts[5], amounts_tool_only=counts[6],
         amounts_nowhere=counts[7],
+        values=vals[0], values_user=vals[1], values_tool_only=vals[2],
+        values_instruction=vals[3], values_nowhere=vals[4],
         words_user=words_user / words_total if words_total else 0.0,
         words_tool_only=words_tool / words_total if words_total else 0.0,
         words_instruction=words_instr / words_total if words_total else 0.0,
