@@ -9,10 +9,19 @@ where s_i is the example's weight times its class weight: with `balance`, each c
 sum to n / 2 (so a rare class counts as much as a common one); then all s_i are scaled to mean 1,
 so `l2` means the same at any sample size. The bias is not penalized. Features seen in fewer
 than `min_count` training examples get no weight (they would only memorize).
+
+A fit reflects the class balance it was trained at (1/2 with `balance`), not the deployment's
+share of harmful actions. With `prior` = pi, the bias is shifted by the standard prior
+correction, b += logit(pi) - logit(pi_train), so that suspicion reads as P(harmful) where a
+fraction pi of actions is harmful. Ranking by suspicion is unchanged; ranking by risk =
+suspicion x w(stakes) is not: at small probabilities risk ~ exp(z) * w(stakes), so log risk ranks
+by z + log w(stakes), odds times stakes, instead of saturating at w(stakes) for every confident
+score.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -40,6 +49,8 @@ class TrainOptions:
         balance: Weight the classes equally.
         max_iter: Newton iterations at most.
         tol: Stop when the largest gradient entry is below this.
+        prior: The share of harmful actions suspicion is calibrated to (None: the training
+            balance).
     """
 
     l2: float = 1.0
@@ -47,6 +58,7 @@ class TrainOptions:
     balance: bool = True
     max_iter: int = 50
     tol: float = 1e-7
+    prior: float | None = 0.01
 
 
 def featurize(examples: Sequence[Example]) -> list[list[Feature]]:
@@ -105,8 +117,13 @@ def fit(
         beta -= np.linalg.solve(hessian, grad)
     weights = {name: round(float(beta[j]), 6) for name, j in index.items()
                if abs(beta[j]) >= 1e-6}
-    return LinearModel(bias=round(float(beta[d]), 6), weights=weights,
-                       feature_version=FEATURE_VERSION)
+    bias = float(beta[d])
+    if options.prior is not None:
+        if not 0.0 < options.prior < 1.0:
+            raise ValueError(f"prior must be in (0, 1), got `{options.prior}`")
+        trained = float((s * y).sum() / s.sum())
+        bias += math.log(options.prior / (1 - options.prior)) - math.log(trained / (1 - trained))
+    return LinearModel(bias=round(bias, 6), weights=weights, feature_version=FEATURE_VERSION)
 
 
 def train(
@@ -130,7 +147,7 @@ def train(
         "harmful": sum(1 for e in examples if e.harmful),
         "sources": sources or dict(Counter(e.source for e in examples)),
         "options": {"l2": options.l2, "min_count": options.min_count,
-                    "balance": options.balance},
+                    "balance": options.balance, "prior": options.prior},
         "seconds": round(time.perf_counter() - started, 2),
     }
     return LinearModel(bias=model.bias, weights=model.weights,
