@@ -137,7 +137,7 @@ class Gate:
             online = OnlineCalibrator(thresholds, budgets, OnlineOptions(
                 window=spec.window, update_every=spec.update_every,
                 min_samples=spec.min_samples, max_drift=spec.max_drift, bound=spec.bound,
-                agent_share=spec.agent_share))
+                agent_share=spec.agent_share, growth=spec.growth))
         recorder: Recorder | None = None
         if self.ledger is not None:
             recorder = Recorder(

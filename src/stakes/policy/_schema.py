@@ -76,7 +76,9 @@ class RecalibrateSpec(_Strict):
     bound: float = Field(8.0, ge=1)
     """Thresholds stay within [configured / bound, configured * bound]."""
     agent_share: float = Field(0.25, gt=0, le=1)
-    """No agent carries more than this share of the re-fit's weight."""
+    """An agent's share of a re-fit is capped at max(agent_share, growth x its former share)."""
+    growth: float = Field(1.5, ge=1)
+    """How fast an agent's capped share may grow from one re-fit to the next."""
 
 
 class BudgetsSpec(_Strict):

@@ -33,7 +33,8 @@ __all__ = ["DEFAULT_MODEL", "LearnedScorer", "LinearModel"]
 DEFAULT_MODEL = "triage-model.json"
 _FORMAT = 1
 _REASONS = 3
-_REASON_MIN = 0.25  # a feature's contribution to the logit below this is not a reason
+_REASON_MIN = 0.25
+_MEMO_SIZE = 4096  # a feature's contribution to the logit below this is not a reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,19 +141,40 @@ class LearnedScorer:
         monitor: The rule monitor whose output is one group of features.
     """
 
-    __slots__ = ("_monitor", "model", "version")
+    __slots__ = ("_memo", "_monitor", "model", "version")
 
     def __init__(self, model: LinearModel | None = None, monitor: RuleMonitor | None = None):
         self.model = model or _default_model()
         self._monitor = monitor or RuleMonitor()
         self.version = self.model.version
+        self._memo: dict[tuple[Any, ...], ScoreResult] = {}
 
     def features(self, action: Action, norm: Normalized) -> list[Feature]:
         """The features this scorer reads for `action`."""
         return features(action, norm, self._monitor.score(action, norm))
 
     def score(self, action: Action, norm: Normalized) -> ScoreResult:
-        """Suspicion = sigmoid(logit); reasons = fired rules + the top positive contributions."""
+        """Suspicion = sigmoid(logit); reasons = fired rules + the top positive contributions.
+
+        An action with no task and no context is a pure function of its tool and flat
+        arguments, so its result is memoized on them (bounded; dropping entries is safe).
+        """
+        if action.task or action.context:
+            return self._score(action, norm)
+        try:
+            key = (action.tool, *action.args.items())
+            memo = self._memo
+            hit = memo.get(key)
+        except TypeError:  # a nested (unhashable) argument value: no memo
+            return self._score(action, norm)
+        if hit is None:
+            hit = self._score(action, norm)
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[key] = hit
+        return hit
+
+    def _score(self, action: Action, norm: Normalized) -> ScoreResult:
         rules = self._monitor.score(action, norm)
         model = self.model
         weights = model.weights

@@ -9,10 +9,12 @@ a sliding window of the live, unforced risk scores:
   denominator: with n actions in the window of which u are unforced, a tier with budget b is
   fit on the unforced risks with budget min(1, b * n / u), so b of all traffic escalates by risk;
 - every `update_every` observations (once the window holds `min_samples`), each tier's
-  threshold is re-fit to its budget on the window, with each agent's weight capped so that no
-  agent carries more than `agent_share` of it (water-filling: the agents above the cap are cut
-  down to a common count L, the largest with L <= agent_share * total; when there are fewer than
-  1 / agent_share agents, all get equal weight);
+  threshold is re-fit to its budget on the window, with each agent's share of it capped: agent a
+  may carry at most cap_a of the re-fit's weight (water-filling, `_weights`), where
+  cap_a = max(`agent_share`, `growth` x its smallest effective share over the re-fits of the
+  last window) (at the first re-fit, cap_a = `agent_share`). An agent that always sent most of
+  the traffic keeps its share, so the threshold still targets the budget over all traffic; an
+  agent whose share jumps (a flood) counts at most `growth` times its former share per window;
 - the new value may move at most a factor `1 + max_drift` from the previous one per update, and
   never leaves [base / bound, base * bound] around the configured threshold `base`.
 
@@ -48,6 +50,7 @@ class OnlineOptions:
     max_drift: float = 0.5
     bound: float = 8.0
     agent_share: float = 0.25
+    growth: float = 1.5
 
 
 def weighted_threshold(scores: list[float], weights: list[float], budget: float) -> Threshold:
@@ -71,19 +74,31 @@ def weighted_threshold(scores: list[float], weights: list[float], budget: float)
                      achieved=(above + share * ties) / total)
 
 
-def _caps(counts: Counter[str], share: float) -> dict[str, float]:
-    """Per-agent weight per sample so that no agent holds more than `share` of the total."""
-    if len(counts) * share < 1.0:  # infeasible: equal weight per agent
-        return {a: 1.0 / c for a, c in counts.items()}
-    values = sorted(counts.values())
-    lo, hi = 1.0, float(values[-1])
-    for _ in range(50):  # the largest level L with L <= share * sum(min(c, L))
-        mid = (lo + hi) / 2.0
-        if mid <= share * sum(min(c, mid) for c in values):
-            lo = mid
-        else:
-            hi = mid
-    return {a: min(c, lo) / c for a, c in counts.items()}
+def _weights(counts: Counter[str], caps: Mapping[str, float]) -> dict[str, float]:
+    """Per-action weight per agent so that each agent's share of the mass is at most its cap.
+
+    Iterative water-filling: the agents over their cap are set to exactly cap_a * T, where T is
+    the total mass once they are (T = the others' mass / (1 - the sum of their caps)), until
+    nobody is over. When the caps of the agents over them sum to 1 or more, or no agent is
+    left under its cap, nothing can be done exactly and the weights found so far stand.
+    """
+    mass = {agent: float(c) for agent, c in counts.items()}
+    for _ in range(len(mass) + 1):
+        total = sum(mass.values())
+        over = [a for a, m in mass.items() if m > caps[a] * total * (1 + 1e-9)]
+        if not over:
+            break
+        capped = sum(caps[a] for a in over)
+        if capped >= 1.0:
+            break
+        fixed = set(over)
+        rest = sum(m for a, m in mass.items() if a not in fixed)
+        if rest <= 0.0:  # only capped agents are left: their relative weights stand
+            break
+        target = rest / (1.0 - capped)
+        for a in over:
+            mass[a] = caps[a] * target
+    return {agent: mass[agent] / counts[agent] for agent in counts}
 
 
 class OnlineCalibrator:
@@ -103,19 +118,33 @@ class OnlineCalibrator:
         self.current = dict(self.base)
         self._window: deque[tuple[str, float | None]] = deque(maxlen=options.window)
         self._since = 0
+        # effective shares at the last re-fits that span one window
+        self._history: deque[dict[str, float]] = deque(
+            maxlen=max(1, options.window // options.update_every))
         self.updates = 0
         self.clamped = 0
         self.seen = 0
+        self.errors = 0
+        self.last_error: str | None = None
 
     def observe(self, agent: str, risk: float | None) -> bool:
-        """Record one action (risk None when it was forced); True when thresholds were re-fit."""
+        """Record one action (risk None when it was forced); True when thresholds were re-fit.
+
+        A re-fit that fails keeps the thresholds in force (counted in `errors`): the actions
+        themselves were already triaged, so nothing is let through by it.
+        """
         self._window.append((agent, risk))
         self.seen += 1
         self._since += 1
         if self._since < self.options.update_every or len(self._window) < self.options.min_samples:
             return False
         self._since = 0
-        self._refit()
+        try:
+            self._refit()
+        except (ArithmeticError, ValueError) as exc:  # keep the thresholds in force
+            self.errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            return False
         return True
 
     def _refit(self) -> None:
@@ -124,7 +153,14 @@ class OnlineCalibrator:
             return
         scale = len(self._window) / len(window)
         counts = Counter(agent for agent, _ in window)
-        per = _caps(counts, self.options.agent_share)
+        opts = self.options
+        history = self._history
+        caps = {agent: max(opts.agent_share, opts.growth * min(
+            (shares.get(agent, 0.0) for shares in history), default=0.0))
+            for agent in counts} if history else dict.fromkeys(counts, opts.agent_share)
+        per = _weights(counts, caps)
+        mass = sum(counts[agent] * w for agent, w in per.items())
+        history.append({agent: counts[agent] * w / mass for agent, w in per.items()})
         scores = [risk for _, risk in window]
         weights = [per[agent] for agent, _ in window]
         step = 1.0 + self.options.max_drift
@@ -159,5 +195,5 @@ class OnlineCalibrator:
                           "threshold": self.current[t].value, "base": self.base[t].value}
                       for t in self.current},
             "window": len(self._window), "seen": self.seen, "updates": self.updates,
-            "clamped": self.clamped,
+            "clamped": self.clamped, "errors": self.errors,
         }
