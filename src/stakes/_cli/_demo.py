@@ -41,7 +41,9 @@ def render(result: DemoResult) -> None:
     console.print(f"\n[bold]stakes demo[/]: {n} actions from {tasks} tasks "
                   f"({labels['routine']} routine, {labels['critical']} legitimately critical, "
                   f"{labels['malicious']} malicious)")
-    console.print(f"thresholds fit on the {result.threshold_source}: "
+    source = {"online": "live traffic (online re-calibration)"}.get(
+        result.threshold_source, result.threshold_source)
+    console.print(f"thresholds in force at the end, fit on the {source}: "
                   + ", ".join(f"{k} risk > {v['value']:.4g}" for k, v in
                               result.thresholds.items()))
 
@@ -81,6 +83,13 @@ def render(result: DemoResult) -> None:
         f"escalation: by risk {s['risk_escalation_rate']:.2%} (budget "
         f"{s['escalation_budget']:.2%}), forced by stakes/clearance/limits "
         f"{s['forced_escalation_rate']:.2%}")
+    online = s.get("recalibration")
+    if online:
+        achieved = ", ".join(
+            f"{tier} {t['achieved_window']:.2%} (target {t['target']:.2%}, threshold "
+            f"{t['base']:.4g} -> {t['threshold']:.4g})" for tier, t in online["tiers"].items())
+        console.print(f"online re-calibration: {online['updates']} re-fits over "
+                      f"{online['seen']} actions; achieved on the last window: {achieved}")
     console.print(
         f"blended safety tax {s['blended_tax']:.3f} ({s['control_cost']:.1f} control / "
         f"{s['agent_cost']:.0f} agent cost units; target {s['safety_tax_budget']:.2f}): "

@@ -12,7 +12,8 @@ a sliding window of the live, unforced risk scores:
   threshold is re-fit to its budget on the window, with each agent's share of it capped: agent a
   may carry at most cap_a of the re-fit's weight (water-filling, `_weights`), where
   cap_a = max(`agent_share`, `growth` x its smallest effective share over the re-fits of the
-  last window) (at the first re-fit, cap_a = `agent_share`). An agent that always sent most of
+  last window). The first re-fit takes the window as it is (no history to compare with; the
+  bounded step below still applies). An agent that always sent most of
   the traffic keeps its share, so the threshold still targets the budget over all traffic; an
   agent whose share jumps (a flood) counts at most `growth` times its former share per window;
 - the new value may move at most a factor `1 + max_drift` from the previous one per update, and
@@ -157,7 +158,7 @@ class OnlineCalibrator:
         history = self._history
         caps = {agent: max(opts.agent_share, opts.growth * min(
             (shares.get(agent, 0.0) for shares in history), default=0.0))
-            for agent in counts} if history else dict.fromkeys(counts, opts.agent_share)
+            for agent in counts} if history else dict.fromkeys(counts, 1.0)
         per = _weights(counts, caps)
         mass = sum(counts[agent] * w for agent, w in per.items())
         history.append({agent: counts[agent] * w / mass for agent, w in per.items()})
