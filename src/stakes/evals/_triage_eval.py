@@ -7,8 +7,9 @@ is trained from scratch on the training side only, and every scorer scores the h
 - `learned`: the learned scorer, fit on the fold's training examples;
 - `learned+semantic`: a cascade. Stage 1 passes the learned scorer's top `stage_share` of the
   fold's benign actions (threshold fit on the benign scores, ties shared); stage 2 (the semantic
-  monitor, fit on the training side) ranks what passed. The cascade's score is 2 + stage-2 score
-  for what passed and the learned score otherwise, so a budget b <= stage_share escalates only
+  monitor, fit on the training side) re-ranks what passed by the learned score times the
+  semantic likelihood ratio (`_combine`). The cascade's score is 2 + that for what passed and
+  the learned score otherwise, so a budget b <= stage_share escalates only
   what both stages pass, and the escalation rate quoted is the cascade's final one.
 
 The score ranked is the triage `risk` (suspicion x w(stakes), what thresholds apply to) unless
@@ -23,6 +24,7 @@ deployment would see on traffic unlike its calibration set.
 
 from __future__ import annotations
 
+import math
 import time
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -294,8 +296,8 @@ class _Statistics:
         benign = [r.scores["learned"] for r in fold_records if not r.harmful]
         gate = fit_threshold(benign, self.options.stage_share)
         return {
-            id(r): (2.0 + r.scores["semantic"]) if gate.exceeded(r.scores["learned"], r.key)
-            else r.scores["learned"]
+            id(r): (2.0 + _combine(r.scores["learned"], r.scores["semantic"]))
+            if gate.exceeded(r.scores["learned"], r.key) else r.scores["learned"]
             for r in fold_records
         }
 
@@ -347,6 +349,19 @@ class _Statistics:
                 name = f"{scorer}|benign_attacked@{b:g}"
                 out[name] = caught[name] / totals[name] if totals[name] else float("nan")
         return out
+
+
+def _combine(first: float, second: float) -> float:
+    """Stage 2's ranking: the first stage's score times the second stage's likelihood ratio.
+
+    The semantic head is fit class-balanced, so its log-odds logit(p) estimate the log
+    likelihood ratio of its evidence; adding them to log(first) (naive Bayes: the two stages'
+    evidence treated as independent) keeps what stage 1 knew instead of replacing it. Returned
+    as sigmoid(log(first) + logit(second)), in (0, 1). No parameter.
+    """
+    p = min(max(second, 1e-9), 1.0 - 1e-9)
+    z = math.log(max(first, 1e-12)) + math.log(p / (1.0 - p))
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
 def _u_statistic(benign_sorted: list[float], harmful: Sequence[float]) -> float:
