@@ -5,7 +5,8 @@ Writes `bench/results/triage.json`. Run: `.venv/bin/python bench/bench_triage.py
 Measured (perf_counter_ns around each call, after a warm-up, gc off; the two gates alternate
 in blocks of 1,000 calls so machine noise hits both alike):
 - `gate.check` without a ledger on the declared routine mix (`bench_gate.routine_mix`), with the
-  rules-only scorer and with the learned scorer (the default): p50 / p99 and the added p50;
+  rules-only scorer and with the learned scorer (the default): p50 / p99 and the added p50; and
+  the same mix with values that never repeat (no memo helps: the cold case);
 - the same on the demo's routine traffic (tasks and context messages: grounding runs);
 - the scorers alone (`score(action, norm)`, normalization outside the timer) on the routine
   mix, on the demo traffic and on AgentDojo actions (long contexts), when its cache exists.
@@ -105,6 +106,7 @@ def main() -> None:
         "machine_reference": machine_reference(),
         "scorer_version": LearnedScorer().version,
         "gate_routine_mix": {**paired_gates(mix), "target_added_p50_us": 20},
+        "gate_routine_mix_unique_values": paired_gates(routine_mix(20_000, seed=8, unique=True)),
         "gate_demo_routine_traffic": paired_gates(demo),
         "scorer_only": {
             "routine_mix": scorer_only(mix),
