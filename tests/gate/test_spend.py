@@ -89,3 +89,40 @@ def test_64_threads_never_overshoot():
         t.join()
     assert len(held) == 40
     assert limits.spent("bot", 5.0)[0] == pytest.approx(limit)
+
+
+POLICY = """
+budgets: {recalibrate: {enabled: false}}
+agents: {bot: {clearance: routine}}
+spend_limits:
+  - {agent: bot, max: 5, per: 1h}
+tiers:
+  routine: {pipeline: [allow]}
+  elevated:
+    enter: {risk_above: 0.0}
+    pipeline: [monitor: {with: triage, block_above: 0.999, cost: 2}]
+"""
+
+
+def test_gate_holds_actions_once_the_spend_limit_is_exhausted():
+    from stakes.gate import Gate
+    from stakes.policy import compile_policy
+
+    gate = Gate(compile_policy(text=POLICY))
+    verdicts = [gate.check({"tool": "fs.read", "args": {"path": f"/srv/{i}"}}, agent="bot")
+                for i in range(4)]
+    # two monitor steps fit in 5 units; the third and fourth are not run and are held
+    assert [d.verdict.value for d in verdicts] == ["allow", "allow", "pending", "pending"]
+    held = verdicts[2]
+    assert held.steps[0].error == "spend.exhausted"
+    assert any(r.id == "spend:exhausted" for r in held.steps[0].reasons)
+    assert "spend limit is exhausted" in held.steps[-1].reasons[0].detail
+    assert gate.spend.spent("bot", gate._now())[0] == 4.0
+
+
+def test_bad_spend_limit_names_the_field():
+    from stakes.errors import PolicyError
+    from stakes.policy import compile_policy
+
+    with pytest.raises(PolicyError, match="max"):
+        compile_policy(text=POLICY.replace("max: 5", "max: 0"))

@@ -53,6 +53,18 @@ class MonitorScore:
     cost: float | None = None
 
 
+class SpendBudget(Protocol):
+    """Where a step's cost is reserved before it runs (`stakes.gate.SpendLimits`)."""
+
+    def reserve(self, agent: str, amount: float, now: float) -> Any:
+        """Hold `amount`; a falsy result when a limit would be exceeded."""
+        ...
+
+    def settle(self, reservation: Any, actual: float) -> None:
+        """Charge the measured cost of a reservation."""
+        ...
+
+
 @runtime_checkable
 class Monitor(Protocol):
     """Produces a suspicion score for an action. One method."""
@@ -84,6 +96,8 @@ class StepContext:
         trusted: The trusted agent for defer/edit steps, if the host configured one.
         approvals: The approval request process, if any.
         monitors: Named monitors a `monitor` step may use.
+        spend: The spend limits each step's cost is reserved against, if any.
+        now: The time (seconds) the spend windows are read at.
     """
 
     action: Action
@@ -94,6 +108,8 @@ class StepContext:
     trusted: TrustedAgent | None = None
     approvals: Approvals | None = None
     monitors: Mapping[str, Monitor] = field(default_factory=dict)
+    spend: SpendBudget | None = None
+    now: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,11 @@ Fail closed: a step that raises, exceeds its timeout, or returns anything but a 
 a `pending` without a request) ends the pipeline with `block`, and the error is recorded on the
 step. Its declared cost is still charged (the work was spent).
 
+Spend: when the context carries spend limits, each step's declared cost is reserved before the
+step runs and settled at its measured cost after. A reservation that does not fit (an exhausted
+limit) never lets the action through unchecked: the step does not run and the action is held
+for approval (or blocked where no approval process exists), recorded as `spend.exhausted`.
+
 Containment: an action above the agent's clearance, or over a stateful limit, never runs
 directly. If the pipeline would `allow` or `edit` it, or ends in `escalate`, it becomes an
 approval request that only a cleared principal may approve; without an approval process it is
@@ -80,8 +85,24 @@ async def run_pipeline(steps: Sequence[ControlProtocol], ctx: StepContext) -> Pi
     final: Action | None = None
     request_id: str | None = None
     for step in steps:
+        reservation = None
+        if ctx.spend is not None:
+            reservation = ctx.spend.reserve(ctx.agent, step.params.cost, ctx.now)
+            if not reservation:
+                records.append(StepRecord(
+                    step=step.name, outcome=ESCALATE, error="spend.exhausted",
+                    reasons=(Reason("spend:exhausted", f"step `{step.name}` needs "
+                                    f"{step.params.cost:g} units and the spend limit of agent "
+                                    f"`{ctx.agent}` is exhausted: not run"),)))
+                return _hold(ctx, records, cost, escalated=True, why="the spend limit is exhausted")
         started = time.perf_counter()
-        result, code, detail = await _run_step(step, ctx)
+        result: StepResult | None = None
+        try:
+            result, code, detail = await _run_step(step, ctx)
+        finally:
+            if reservation and ctx.spend is not None:
+                ctx.spend.settle(reservation, step.params.cost if result is None or (
+                    result.cost is None) else float(result.cost))
         elapsed = time.perf_counter() - started
         if result is None:
             step_cost = step.params.cost
@@ -116,10 +137,13 @@ async def run_pipeline(steps: Sequence[ControlProtocol], ctx: StepContext) -> Pi
 
 
 def _hold(
-    ctx: StepContext, records: list[StepRecord], cost: float, *, escalated: bool
+    ctx: StepContext, records: list[StepRecord], cost: float, *, escalated: bool,
+    why: str | None = None,
 ) -> PipelineResult:
     """Turn an unresolved (or uncleared) action into an approval request, or block it."""
-    if escalated:
+    if why is not None:
+        pass
+    elif escalated:
         why = "the pipeline ended in escalate"
     elif ctx.assessment.above_clearance:
         why = f"agent `{ctx.agent}` lacks clearance `{ctx.assessment.clearance_required}`"

@@ -34,6 +34,7 @@ from stakes.control import (
 )
 from stakes.domain import Action, Assessment, Decision, Reason, StepRecord, Verdict
 from stakes.errors import InputError, PolicyError, StakesError
+from stakes.gate._spend import SpendLimit, SpendLimits
 from stakes.gate._stats import GateStats
 from stakes.ledger import MemoryRequestStore, Recorder, Redactor, SqliteLedger, SqliteRequestStore
 from stakes.policy import CompiledPolicy, LimitState, compile_policy
@@ -130,6 +131,8 @@ class Gate:
             source = "bundled reference sample"
         triage = Triage(policy, thresholds, self._scorer)
         pipelines = build_pipelines(policy)
+        spend = SpendLimits(tuple(SpendLimit(agent=lim.agent, limit=lim.max, period_s=lim.per)
+                                  for lim in policy.spec.spend_limits))
         spec = policy.spec.budgets.recalibrate
         online: OnlineCalibrator | None = None
         budgets = tier_budgets(policy)
@@ -162,6 +165,7 @@ class Gate:
             self.threshold_source = source
             self.triage = triage
             self.online = online
+            self.spend = spend
             self.pipelines = pipelines
             self._routine_allows = all(step.name == "allow" for step in routine)
             self.recorder = recorder
@@ -304,7 +308,8 @@ class Gate:
             ctx = StepContext(
                 action=action, assessment=assessment, agent=action.agent,
                 decision_id=decision_id, tier=assessment.tier, trusted=self.trusted,
-                approvals=self.approvals, monitors=self.monitors,
+                approvals=self.approvals, monitors=self.monitors, spend=self.spend,
+                now=self._now(),
             )
             try:
                 result = await run_pipeline(self.pipelines[assessment.tier], ctx)

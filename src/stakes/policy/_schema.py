@@ -297,6 +297,22 @@ class RedactSpec(_Strict):
         return value
 
 
+class SpendLimitSpec(_Strict):
+    """A cap on the control cost an agent's actions may incur per period (reserved up front)."""
+
+    agent: str = "*"
+    """The agent id, or `*` for every agent, each separately."""
+    max: float = Field(gt=0)
+    """Cost units per period."""
+    per: Duration
+    """The period: seconds or `90s`, `10m`, `1h`, `2d`."""
+
+    @field_validator("per", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+
 class PolicySpec(_Strict):
     """A whole policy file."""
 
@@ -319,6 +335,9 @@ class PolicySpec(_Strict):
     """Tiers in order of severity; the first is the routine tier (it has no `enter`)."""
     thresholds: dict[str, ThresholdSpec] = Field(default_factory=dict)
     approvals: ApprovalsSpec = Field(default_factory=ApprovalsSpec)
+    spend_limits: list[SpendLimitSpec] = Field(default_factory=list)
+    """Control-cost caps per agent and period; a step's cost is reserved before it runs, and an
+    exhausted cap holds the action for approval (never lets it through)."""
     redact: RedactSpec = Field(default_factory=RedactSpec)
 
     @field_validator("stakes_weights")
