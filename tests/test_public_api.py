@@ -7,7 +7,8 @@ import importlib
 import pytest
 
 PACKAGES = ["stakes", "stakes.domain", "stakes.policy", "stakes.triage", "stakes.control",
-            "stakes.gate", "stakes.ledger", "stakes.testing", "stakes.demo"]
+            "stakes.gate", "stakes.ledger", "stakes.testing", "stakes.demo", "stakes.datasets",
+            "stakes.evals", "stakes.models"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -1,8 +1,9 @@
-"""Public fakes for tests: a fake clock, scripted monitors and trusted agents, a flaky step.
+"""Public fakes for tests: a fake clock, scripted monitors, trusted agents and models, a flaky step.
 
 These are stand-ins for what cannot run in a test (a human, a hosted model), named as such.
 """
 
+from stakes.models import ScriptedBackend
 from stakes.testing._fakes import (
     FakeClock,
     ScriptedMonitor,
@@ -10,4 +11,5 @@ from stakes.testing._fakes import (
     ScriptedTrustedAgent,
 )
 
-__all__ = ["FakeClock", "ScriptedMonitor", "ScriptedStep", "ScriptedTrustedAgent"]
+__all__ = ["FakeClock", "ScriptedBackend", "ScriptedMonitor", "ScriptedStep",
+           "ScriptedTrustedAgent"]
