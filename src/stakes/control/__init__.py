@@ -13,7 +13,10 @@ from stakes.control._base import (
     control_protocol,
     registered_protocols,
 )
+from stakes.control._ensemble import EnsembleMonitor
+from stakes.control._llm_monitor import LlmMonitor
 from stakes.control._pipeline import PipelineResult, run_pipeline
+from stakes.control._score import ParsedScore, parse_score
 from stakes.control._steps import (
     AllowStep,
     ApprovalParams,
@@ -35,9 +38,12 @@ __all__ = [
     "ControlProtocol",
     "DeferParams",
     "DeferStep",
+    "EnsembleMonitor",
+    "LlmMonitor",
     "Monitor",
     "MonitorParams",
     "MonitorScore",
+    "ParsedScore",
     "MonitorStep",
     "PipelineResult",
     "StepContext",
@@ -47,6 +53,7 @@ __all__ = [
     "TrustedAgent",
     "build_step",
     "control_protocol",
+    "parse_score",
     "registered_protocols",
     "run_pipeline",
 ]
