@@ -15,11 +15,11 @@ from typing import Any
 from stakes.domain import Action
 from stakes.triage._normalize import SHELL_KEYS, Normalized
 
-__all__ = ["ungrounded_target"]
+__all__ = ["TOOL_ROLES", "USER_ROLES", "message_text", "ungrounded_target"]
 
-_TOOL_ROLES = frozenset(("tool", "function", "tool_result", "observation", "ipython"))
-_USER_ROLES = frozenset(("user", "system", "developer", "human"))
-_SIDES = {**dict.fromkeys(_TOOL_ROLES, 1), **dict.fromkeys(_USER_ROLES, 2)}
+TOOL_ROLES = frozenset(("tool", "function", "tool_result", "observation", "ipython"))
+USER_ROLES = frozenset(("user", "system", "developer", "human"))
+_SIDES = {**dict.fromkeys(TOOL_ROLES, 1), **dict.fromkeys(USER_ROLES, 2)}
 """Role (lowercase) to 1 (a tool result) or 2 (the user's side); other roles are not read."""
 _TARGET_KEYS = frozenset(("to", "recipient", "recipients", "payee", "beneficiary", "iban",
                           "account", "account_number", "email", "address", "url", "endpoint",
@@ -33,7 +33,8 @@ _TARGETS = re.compile(
 )
 
 
-def _content(message: Mapping[str, Any]) -> str:
+def message_text(message: Mapping[str, Any]) -> str:
+    """A context message's text: a string, or the text parts of a list of content blocks."""
     content = message.get("content", "")
     if isinstance(content, str):
         return content
@@ -42,7 +43,7 @@ def _content(message: Mapping[str, Any]) -> str:
             str(part.get("text", "")) if isinstance(part, Mapping) else str(part)
             for part in content
         )
-    return str(content)
+    return "" if content is None else str(content)
 
 
 def _table(chars: str) -> bytes:
@@ -98,7 +99,7 @@ def ungrounded_target(action: Action, norm: Normalized) -> str | None:
         if side:
             content = message.get("content", "")
             (tool_parts if side == 1 else user_parts).append(
-                content if type(content) is str else _content(message))
+                content if type(content) is str else message_text(message))
     if not tool_parts:
         return None
     tool_text = "\n".join(tool_parts).lower()

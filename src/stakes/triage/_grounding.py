@@ -25,12 +25,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from stakes.domain import Action
+from stakes.triage._context import TOOL_ROLES, USER_ROLES, message_text
 from stakes.triage._words import tool_words
 
 __all__ = ["Grounding", "grounding", "verb_families"]
 
-_TOOL_ROLES = frozenset(("tool", "function", "tool_result", "observation", "ipython"))
-_USER_ROLES = frozenset(("user", "system", "developer", "human"))
 _TARGET_KEYS = frozenset((
     "to", "recipient", "recipients", "payee", "beneficiary", "iban", "account", "account_number",
     "email", "emails", "address", "url", "urls", "endpoint", "webhook", "host", "destination",
@@ -179,18 +178,6 @@ class Grounding(NamedTuple):
 _NONE = Grounding()
 
 
-def _content(message: Mapping[str, Any]) -> str:
-    content = message.get("content", "")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(part.get("text", "")) if isinstance(part, Mapping) else str(part)
-            for part in content
-        )
-    return str(content)
-
-
 def _instruction_text(tool_text: str) -> str:
     """The instruction-like lines of tool results: a marker line, one before, a few after."""
     if not any(stem in tool_text for stem in _STEMS):
@@ -254,6 +241,16 @@ def _number_forms(value: float) -> tuple[str, ...]:
     return (f"{value:g}", f"{value:.2f}", f"{value:,.2f}")
 
 
+def _amount_source(number: float, user_text: str, tool_text: str) -> int:
+    """Where an amount is found: 5 (the user's side), 6 (only tool results) or 7 (nowhere)."""
+    forms = _number_forms(number)
+    if any(f in user_text for f in forms):
+        return 5
+    if any(f in tool_text for f in forms):
+        return 6
+    return 7
+
+
 def grounding(action: Action) -> Grounding:
     """Measure where `action`'s values and verb come from (see the module docstring).
 
@@ -266,10 +263,10 @@ def grounding(action: Action) -> Grounding:
     tool_parts: list[str] = []
     for message in action.context:
         role = str(message.get("role", "")).lower()
-        if role in _TOOL_ROLES:
-            tool_parts.append(_content(message))
-        elif role in _USER_ROLES:
-            user_parts.append(_content(message))
+        if role in TOOL_ROLES:
+            tool_parts.append(message_text(message))
+        elif role in USER_ROLES:
+            user_parts.append(message_text(message))
     user_text = "\n".join(user_parts).lower()
     tool_text = "\n".join(tool_parts).lower()
     instr_text = _instruction_text(tool_text) if tool_text else ""
@@ -286,14 +283,8 @@ def grounding(action: Action) -> Grounding:
             continue
         if isinstance(value, int | float):
             if key in _AMOUNT_KEYS and value:
-                forms = _number_forms(float(value))
                 counts[4] += 1
-                if any(f in user_text for f in forms):
-                    counts[5] += 1
-                elif any(f in tool_text for f in forms):
-                    counts[6] += 1
-                else:
-                    counts[7] += 1
+                counts[_amount_source(float(value), user_text, tool_text)] += 1
             continue
         text = " ".join(str(value).lower().split())
         if not text:
@@ -320,14 +311,8 @@ def grounding(action: Action) -> Grounding:
             except ValueError:
                 number = None
             if number:
-                forms = _number_forms(number)
                 counts[4] += 1
-                if any(f in user_text for f in forms):
-                    counts[5] += 1
-                elif any(f in tool_text for f in forms):
-                    counts[6] += 1
-                else:
-                    counts[7] += 1
+                counts[_amount_source(number, user_text, tool_text)] += 1
             continue
         if not targets and 3 <= len(text) <= 200:
             vals[0] += 1

@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 
 from stakes.domain import Action
 from stakes.errors import MissingDependencyError
+from stakes.triage._context import TOOL_ROLES, message_text
 from stakes.triage._words import tool_words
 
 __all__ = [
@@ -62,7 +63,6 @@ _VALUE_CHARS = 160
 _TASK_CHARS = 480
 _RECENT_CHARS = 600
 _CHUNK_CHARS = 240
-_TOOL_ROLES = frozenset(("tool", "function", "tool_result", "observation", "ipython"))
 _USER_ROLES = frozenset(("user", "human"))
 _WORD = re.compile(r"[a-z0-9][a-z0-9_.@/-]{2,}")
 _SPACE = re.compile(r"[ \t]+")
@@ -316,16 +316,6 @@ def _clip(text: str, limit: int) -> str:
     return text[: cut if cut > 0 else limit] + " ..."
 
 
-def _content(message: Mapping[str, Any]) -> str:
-    content = message.get("content", "")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(part.get("text", "")) if isinstance(part, Mapping) else str(part)
-                         for part in content)
-    return "" if content is None else str(content)
-
-
 def _leaves(value: Any, key: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, Mapping):
         for k, v in value.items():
@@ -386,10 +376,10 @@ def texts_of(action: Action) -> ActionTexts:
     outputs: list[str] = []
     for message in action.context:
         role = str(message.get("role", "")).lower()
-        if role in _TOOL_ROLES:
-            outputs.append(_content(message))
+        if role in TOOL_ROLES:
+            outputs.append(message_text(message))
         elif role in _USER_ROLES:
-            content = _content(message).strip()
+            content = message_text(message).strip()
             if content and content not in asks:
                 asks.append(content)
     task = _clip("\n".join(asks), _TASK_CHARS)
